@@ -1,0 +1,30 @@
+/**
+ * The unit that crosses into the native engine: one padded batch, row-major, as Int32Arrays.
+ * Everything here is plain data so the data pipeline can build it ahead of time (prefetch) and the
+ * engine can copy it in one go.
+ */
+export interface Batch {
+  /** rows in the batch */
+  batchSize: number;
+  /** padded sequence length (the longest row, or a fixed length) */
+  seqLen: number;
+  /** [batchSize * seqLen] token ids */
+  inputIds: Int32Array;
+  /** [batchSize * seqLen] 1 for real tokens, 0 for padding */
+  attentionMask: Int32Array;
+  /** [batchSize * seqLen] segment ids (0 for the first sentence, 1 for the second) */
+  tokenTypeIds: Int32Array;
+  /**
+   * Targets. Token classification and masked LM: [batchSize * seqLen] with -100 where no loss is
+   * taken. Sequence classification: [batchSize] class ids. Multi-label: use `labelsFloat`.
+   */
+  labels?: Int32Array;
+  /** Multi-label sequence classification targets: [batchSize * numLabels] of 0/1. */
+  labelsFloat?: Float32Array;
+  /** Extractive QA targets: [batchSize] token positions. */
+  startPositions?: Int32Array;
+  endPositions?: Int32Array;
+}
+
+/** The value the engine ignores in token-level targets (PyTorch's CrossEntropyLoss ignore_index). */
+export const IGNORE_INDEX = -100;
