@@ -21,6 +21,8 @@ export interface Batch {
   labels?: Int32Array;
   /** Multi-label sequence classification targets: [batchSize * numLabels] of 0/1. */
   labelsFloat?: Float32Array;
+  /** Joint intent + slot models: slot targets [batchSize * seqLen] (labels holds the intents). */
+  slotLabels?: Int32Array;
   /** Extractive QA targets: [batchSize] token positions. */
   startPositions?: Int32Array;
   endPositions?: Int32Array;

@@ -1,0 +1,373 @@
+/**
+ * BERT models with Hugging Face's names and checkpoints: BertModel, BertForTokenClassification,
+ * BertForSequenceClassification, BertForMaskedLM, BertForQuestionAnswering, and
+ * BertForIntentAndSlots (a joint intent + slot model). The numbers live in the native engine;
+ * this file handles configs, checkpoint names, validation and the async API.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Batch } from '../batch.js';
+import { RootsError, expectNumber } from '../errors.js';
+import { call, callSync, native, type NativeBatch, type NativeModel, type NativeModelConfig, type NativeTensorEntry } from '../native.js';
+import { readCheckpointIndex, type TensorIndex } from '../checkpoint/index.js';
+import { BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
+
+export type Head = NativeModelConfig['head'];
+export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
+export type Precision = 'fp32' | 'bf16';
+
+export interface FromPretrainedOptions {
+  /** Label names for a classification head (overrides config.json's id2label). */
+  labels?: string[];
+  /** Slot label names (intent-slots). */
+  slotLabels?: string[];
+  device?: Device;
+  precision?: Precision;
+  /** Seed of the fresh initialisation (weights the checkpoint lacks). */
+  seed?: number;
+  /** A head whose shape disagrees with the checkpoint (another label set) is initialised fresh instead of failing. */
+  ignoreMismatchedSizes?: boolean;
+  problemType?: BertConfig['problem_type'];
+  /** Config fields to override (dropout, ...). */
+  config?: Partial<BertConfig>;
+  /** Where to print load notices (missing heads etc.); default console.warn; null for silence. */
+  log?: ((msg: string) => void) | null;
+}
+
+export interface LoadReport {
+  source: string | null;
+  missingKeys: string[];
+  unexpectedKeys: string[];
+  mismatchedKeys: { key: string; checkpoint: number[]; model: number[] }[];
+}
+
+export interface ModelOutput {
+  /** token/mlm: [B, T, L]; sequence/intent: [B, L]; qa: start logits [B, T] */
+  logits: Float32Array;
+  dims: number[];
+  /** qa: end logits [B, T]; intent-slots: slot logits [B, T, S]; base: pooled output [B, H] */
+  logits2?: Float32Array;
+  dims2?: number[];
+  loss?: number;
+}
+
+export interface TrainStepOptions {
+  learningRate: number;
+  maxGradNorm?: number;
+  weightDecay?: number;
+  betas?: [number, number];
+  eps?: number;
+  /** Seeds the dropout masks of this step (the Trainer passes seed + step, so resumed runs match). */
+  rngSeed?: number;
+}
+
+export interface StepResult { loss: number; gradNorm: number; skipped: boolean; tokens: number; step: number }
+
+/** Ready-made freezing strategies (regexes on Hugging Face parameter names). */
+export type FreezeStrategy = 'none' | 'embeddings' | 'encoder' | 'all-but-head' | 'bitfit' | { bottomLayers: number } | { patterns: string[] };
+
+export function freezePatterns(s: FreezeStrategy, numLayers: number): string[] {
+  if (s === 'none') return [];
+  if (s === 'embeddings') return ['^bert\\.embeddings\\.'];
+  if (s === 'encoder' || s === 'all-but-head') return ['^bert\\.'];
+  if (s === 'bitfit') return ['^bert\\.(?!.*\\.bias$)'];  // biases and the head train
+  if ('bottomLayers' in s) {
+    const k = s.bottomLayers;
+    if (!Number.isInteger(k) || k < 0 || k > numLayers) throw new RootsError('ERR_INVALID_ARG', `Expected bottomLayers in [0, ${numLayers}] but received ${k}`);
+    if (k === 0) return [];
+    return ['^bert\\.embeddings\\.', `^bert\\.encoder\\.layer\\.(${Array.from({ length: k }, (_, i) => i).join('|')})\\.`];
+  }
+  return s.patterns;
+}
+
+const ARCHITECTURE: Record<Head, string> = {
+  base: 'BertModel', token: 'BertForTokenClassification', sequence: 'BertForSequenceClassification',
+  mlm: 'BertForMaskedLM', qa: 'BertForQuestionAnswering', 'intent-slots': 'BertForIntentAndSlots',
+};
+
+/** Names in checkpoints that are not parameters of ours and are skipped silently. */
+function ignoredKey(k: string): boolean {
+  return k.endsWith('embeddings.position_ids') || k === 'cls.predictions.decoder.weight' || k === 'cls.predictions.decoder.bias';
+}
+
+/** Maps checkpoint names to ours: legacy gamma/beta, and the `bert.` prefix a bare BertModel lacks. */
+function normalizeKey(k: string, ours: Set<string>): string {
+  let n = k.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+  if (!ours.has(n) && ours.has(`bert.${n}`)) n = `bert.${n}`;
+  return n;
+}
+
+export function resolveDevice(d: Device | undefined): string {
+  if (!d || d === 'cpu') return 'cpu';
+  if (d === 'auto') return native().info().cudaAvailable ? 'cuda' : 'cpu';
+  if (!/^cuda(:\d+)?$/.test(d)) throw new RootsError('ERR_INVALID_ARG', `Expected device 'cpu', 'cuda', 'cuda:N' or 'auto' but received ${JSON.stringify(d)}`);
+  return d;
+}
+
+export class BertPreTrainedModel {
+  /** The head this class builds; subclasses set it. */
+  static readonly head: Head = 'base';
+
+  readonly config: BertConfig;
+  readonly head: Head;
+  loadReport: LoadReport = { source: null, missingKeys: [], unexpectedKeys: [], mismatchedKeys: [] };
+  protected readonly nm: NativeModel;
+  #precision: Precision = 'fp32';
+
+  protected constructor(config: BertConfig, head: Head, device: string, seed: number) {
+    this.config = config;
+    this.head = head;
+    const labels = labelsOf(config);
+    const slots = labelsOf(config, 'slot_id2label');
+    const nc: NativeModelConfig = {
+      vocab_size: config.vocab_size,
+      hidden_size: config.hidden_size,
+      num_hidden_layers: config.num_hidden_layers,
+      num_attention_heads: config.num_attention_heads,
+      intermediate_size: config.intermediate_size,
+      hidden_act: config.hidden_act,
+      hidden_dropout_prob: config.hidden_dropout_prob,
+      attention_probs_dropout_prob: config.attention_probs_dropout_prob,
+      classifier_dropout: config.classifier_dropout ?? -1,
+      max_position_embeddings: config.max_position_embeddings,
+      type_vocab_size: config.type_vocab_size,
+      layer_norm_eps: config.layer_norm_eps,
+      initializer_range: config.initializer_range,
+      pad_token_id: config.pad_token_id,
+      head,
+      num_labels: labels?.length ?? config.num_labels ?? 2,
+      num_labels_2: slots?.length ?? 0,
+      aux_loss_weight: config.slot_loss_weight ?? 1,
+      problem_type: config.problem_type ?? 'single_label_classification',
+      seed,
+    };
+    this.nm = callSync(() => new (native().Model)(nc, device));
+  }
+
+  /** A fresh model (HF's _init_weights) from a config object. */
+  static fromConfig<T extends BertPreTrainedModel>(this: { new (...a: never[]): T; head: Head }, config: Partial<BertConfig>, options: FromPretrainedOptions = {}): T {
+    const cfg = prepareConfig(normalizeConfig({ ...config, ...options.config }), this.head, options);
+    const Ctor = this as unknown as new (c: BertConfig, h: Head, d: string, s: number) => T;
+    const m = new Ctor(cfg, this.head, resolveDevice(options.device), options.seed ?? 42);
+    if (options.precision) m.setPrecision(options.precision);
+    return m;
+  }
+
+  /**
+   * Loads a Hugging Face model folder: config.json plus model.safetensors or pytorch_model.bin.
+   * A folder with a config and no weights starts from a fresh initialisation. Weights the
+   * checkpoint lacks (a new head) are initialised fresh and reported in `loadReport`.
+   */
+  static async fromPretrained<T extends BertPreTrainedModel>(this: { new (...a: never[]): T; head: Head }, dir: string, options: FromPretrainedOptions = {}): Promise<T> {
+    const raw = await readConfig(dir);
+    const cfg = prepareConfig(normalizeConfig({ ...raw, ...options.config }, join(dir, 'config.json')), this.head, options);
+    const Ctor = this as unknown as new (c: BertConfig, h: Head, d: string, s: number) => T;
+    const model = new Ctor(cfg, this.head, resolveDevice(options.device), options.seed ?? 42);
+    try {
+      const weights = ['model.safetensors', 'pytorch_model.bin'].map((f) => join(dir, f)).find((p) => existsSync(p));
+      if (weights) await model.loadWeights(weights, options);
+      else (options.log === undefined ? console.warn : options.log ?? (() => {}))(`roots: ${dir} has no model.safetensors or pytorch_model.bin; starting from a fresh initialisation`);
+      if (options.precision) model.setPrecision(options.precision);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    return model;
+  }
+
+  /** Loads weights from a safetensors or torch.save() file, checking every name and shape first. */
+  async loadWeights(path: string, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes' | 'log' | 'seed'> = {}): Promise<LoadReport> {
+    const index: TensorIndex = await readCheckpointIndex(path);
+    const info = this.parameters();
+    const shapes = new Map(info.map((p) => [p.name, p.shape]));
+    const ours = new Set(shapes.keys());
+    const entries: NativeTensorEntry[] = [];
+    const report: LoadReport = { source: path, missingKeys: [], unexpectedKeys: [], mismatchedKeys: [] };
+    const found = new Set<string>();
+    for (const [key, rec] of index) {
+      if (ignoredKey(key)) continue;
+      const name = normalizeKey(key, ours);
+      const shape = shapes.get(name);
+      if (!shape) { report.unexpectedKeys.push(key); continue; }
+      if (!['F32', 'F16', 'BF16', 'F64'].includes(rec.dtype)) {
+        throw new RootsError('ERR_CHECKPOINT', `${path}: "${key}" has dtype ${rec.dtype}, expected a floating-point type`);
+      }
+      if (shape.length !== rec.shape.length || shape.some((d, i) => d !== rec.shape[i])) {
+        report.mismatchedKeys.push({ key, checkpoint: rec.shape, model: shape });
+        continue;
+      }
+      found.add(name);
+      entries.push({ target: name, dtype: rec.dtype, shape: rec.shape, begin: rec.begin, end: rec.end });
+    }
+    // The MLM bias may only be stored under its tied alias.
+    if (ours.has('cls.predictions.bias') && !found.has('cls.predictions.bias') && index.has('cls.predictions.decoder.bias')) {
+      const rec = index.get('cls.predictions.decoder.bias')!;
+      entries.push({ target: 'cls.predictions.bias', dtype: rec.dtype, shape: rec.shape, begin: rec.begin, end: rec.end });
+      found.add('cls.predictions.bias');
+    }
+    if (report.mismatchedKeys.length && !options.ignoreMismatchedSizes) {
+      const list = report.mismatchedKeys.map((m) => `${m.key}: checkpoint [${m.checkpoint}] vs model [${m.model}]`).join('; ');
+      throw new RootsError('ERR_CHECKPOINT', `${path}: shapes disagree with the config: ${list}. (Pass ignoreMismatchedSizes to initialise those weights fresh, e.g. for a new label set.)`);
+    }
+    report.missingKeys = [...ours].filter((n) => !found.has(n));
+    if (found.size === 0) {
+      throw new RootsError('ERR_CHECKPOINT', `${path}: none of its ${index.size} tensors match a BERT parameter name (is it a BERT checkpoint?)`);
+    }
+    await call(() => this.nm.loadSafetensors(path, entries));
+    if (report.missingKeys.length) this.nm.initWeights(options.seed ?? 42, report.missingKeys);
+    const log = options.log === undefined ? console.warn : options.log;
+    if (log) {
+      if (report.missingKeys.length) log(`roots: ${report.missingKeys.length} weights were not in ${path} and are newly initialised: ${summarize(report.missingKeys)}. Train this model before using it for predictions.`);
+      if (report.unexpectedKeys.length) log(`roots: ${report.unexpectedKeys.length} weights in ${path} were not used: ${summarize(report.unexpectedKeys)}`);
+    }
+    this.loadReport = report;
+    return report;
+  }
+
+  /** Parameter names (Hugging Face's), shapes and whether they train. */
+  parameters(): { name: string; shape: number[]; trainable: boolean }[] {
+    return callSync(() => this.nm.parameterInfo());
+  }
+  get numParameters(): number { return callSync(() => this.nm.numParameters); }
+  get device(): string { return callSync(() => this.nm.device); }
+  get disposed(): boolean { return this.nm.disposed; }
+  get busy(): boolean { return this.nm.busy; }
+  get labels(): string[] | undefined { return labelsOf(this.config); }
+  get precision(): Precision { return this.#precision; }
+  /** The AdamW step count (bias correction); saved with the optimizer state. */
+  get optimizerStep(): number { return callSync(() => this.nm.optimizerStep); }
+  set optimizerStep(v: number) { callSync(() => { this.nm.optimizerStep = v; }); }
+
+  getParameter(name: string): Float32Array { return callSync(() => this.nm.getParameter(name)); }
+  setParameter(name: string, values: Float32Array): void { callSync(() => this.nm.setParameter(name, values)); }
+  /** The gradient of the last trainStep (after clipping), for inspection and tests. */
+  getGradient(name: string): Float32Array { return callSync(() => this.nm.getGradient(name)); }
+
+  /** Matrix products in fp32 or bf16 autocast (fp32 weights and optimizer state either way). */
+  setPrecision(p: Precision): void {
+    callSync(() => this.nm.setPrecision(p));
+    this.#precision = p;
+  }
+
+  /** Freezes parameters (a strategy or regexes on HF names); returns the frozen names. */
+  freeze(strategy: FreezeStrategy): string[] {
+    return callSync(() => this.nm.setFrozen(freezePatterns(strategy, this.config.num_hidden_layers)));
+  }
+
+  /** Eval-mode forward pass (dropout off, no gradients) on a worker thread. */
+  async forward(batch: Batch): Promise<ModelOutput> {
+    return call(() => this.nm.forward(toNative(batch)));
+  }
+
+  /**
+   * One optimisation step in one native call: forward, loss, backward over each micro-batch
+   * (gradient accumulation when several are given), clipping, AdamW. Non-finite losses or
+   * gradients skip the update and report `skipped`.
+   */
+  async trainStep(batches: Batch | Batch[], options: TrainStepOptions): Promise<StepResult> {
+    const list = Array.isArray(batches) ? batches : [batches];
+    expectNumber('learningRate', options.learningRate, 0);
+    return call(() => this.nm.trainStep(list.map(toNative), {
+      lr: options.learningRate,
+      maxGradNorm: options.maxGradNorm ?? 0,
+      weightDecay: options.weightDecay ?? 0,
+      beta1: options.betas?.[0] ?? 0.9,
+      beta2: options.betas?.[1] ?? 0.999,
+      eps: options.eps ?? 1e-8,
+      rngSeed: options.rngSeed ?? 0,
+    }));
+  }
+
+  /**
+   * Saves config.json and model.safetensors (Hugging Face names; loads in Transformers). Each file
+   * is written to a temporary name and renamed, so an interrupted save never leaves a
+   * half-written file where a good one was.
+   */
+  async save(dir: string, options: { tokenizer?: { save(dir: string): Promise<void> } } = {}): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const tmp = join(dir, `.model.safetensors.tmp-${process.pid}`);
+    try {
+      await call(() => this.nm.save(tmp, 'model', { format: 'pt' }));
+      await rename(tmp, join(dir, 'model.safetensors'));
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+    await writeAtomic(join(dir, 'config.json'), JSON.stringify(this.savedConfig(), null, 2) + '\n');
+    if (options.tokenizer) await options.tokenizer.save(dir);
+  }
+
+  /** Saves the AdamW state (moments and step) next to a checkpoint, for resuming. */
+  async saveOptimizer(path: string): Promise<void> {
+    const tmp = `${path}.tmp-${process.pid}`;
+    try {
+      await call(() => this.nm.save(tmp, 'optimizer', {}));
+      await rename(tmp, path);
+    } catch (e) {
+      await rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  async loadOptimizer(path: string): Promise<void> {
+    const { readSafetensorsIndex } = await import('../checkpoint/index.js');
+    const { index, metadata } = await readSafetensorsIndex(path);
+    const entries: NativeTensorEntry[] = [];
+    for (const k of ['decay.exp_avg', 'decay.exp_avg_sq', 'no_decay.exp_avg', 'no_decay.exp_avg_sq']) {
+      const rec = index.get(k);
+      if (!rec) throw new RootsError('ERR_CHECKPOINT', `${path}: optimizer state lacks "${k}"`);
+      entries.push({ target: `optim:${k}`, dtype: rec.dtype, shape: rec.shape, begin: rec.begin, end: rec.end });
+    }
+    await call(() => this.nm.loadSafetensors(path, entries));
+    this.optimizerStep = Number(metadata.step ?? 0);
+  }
+
+  /** The config.json this model saves (HF layout: architectures, id2label, label2id). */
+  savedConfig(): BertConfig {
+    const c: BertConfig = { ...this.config, model_type: 'bert', architectures: [ARCHITECTURE[this.head]] };
+    delete (c as Record<string, unknown>).num_labels;
+    return c;
+  }
+
+  /** Frees the native memory now (idempotent). A model in the middle of a call is freed when it ends. */
+  dispose(): void { this.nm.dispose(); }
+  [Symbol.dispose](): void { this.dispose(); }
+}
+
+function summarize(keys: string[]): string {
+  return keys.length <= 6 ? keys.join(', ') : `${keys.slice(0, 6).join(', ')} and ${keys.length - 6} more`;
+}
+
+async function writeAtomic(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, path);
+}
+
+function prepareConfig(c: BertConfig, head: Head, o: FromPretrainedOptions): BertConfig {
+  let cfg = c;
+  if (o.labels) cfg = withLabels(cfg, o.labels);
+  if (o.slotLabels) cfg = withLabels(cfg, o.slotLabels, 'slot_id2label');
+  if (o.problemType) cfg = { ...cfg, problem_type: o.problemType };
+  if ((head === 'token' || head === 'sequence' || head === 'intent-slots') && !cfg.id2label && !cfg.num_labels) {
+    throw new RootsError('ERR_CONFIG', `a ${ARCHITECTURE[head]} needs labels: pass { labels: [...] } or a config with id2label`);
+  }
+  if (head === 'intent-slots' && !cfg.slot_id2label) throw new RootsError('ERR_CONFIG', 'BertForIntentAndSlots needs slotLabels (or slot_id2label in config.json)');
+  return cfg;
+}
+
+function toNative(b: Batch): NativeBatch {
+  return {
+    batchSize: b.batchSize, seqLen: b.seqLen, inputIds: b.inputIds, attentionMask: b.attentionMask,
+    tokenTypeIds: b.tokenTypeIds, labels: b.labels, labelsFloat: b.labelsFloat, slotLabels: b.slotLabels,
+    startPositions: b.startPositions, endPositions: b.endPositions,
+  };
+}
+
+export class BertModel extends BertPreTrainedModel { static override readonly head: Head = 'base'; }
+export class BertForTokenClassification extends BertPreTrainedModel { static override readonly head: Head = 'token'; }
+export class BertForSequenceClassification extends BertPreTrainedModel { static override readonly head: Head = 'sequence'; }
+export class BertForMaskedLM extends BertPreTrainedModel { static override readonly head: Head = 'mlm'; }
+export class BertForQuestionAnswering extends BertPreTrainedModel { static override readonly head: Head = 'qa'; }
+export class BertForIntentAndSlots extends BertPreTrainedModel { static override readonly head: Head = 'intent-slots'; }

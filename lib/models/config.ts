@@ -1,0 +1,122 @@
+/**
+ * Hugging Face's BertConfig as a plain object (the config.json contract), with its defaults, and
+ * validation with messages that name the file and field.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RootsError } from '../errors.js';
+
+export interface BertConfig {
+  model_type?: 'bert';
+  architectures?: string[];
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  hidden_act: string;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  classifier_dropout?: number | null;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  layer_norm_eps: number;
+  initializer_range: number;
+  pad_token_id: number;
+  position_embedding_type?: string;
+  problem_type?: 'single_label_classification' | 'multi_label_classification' | 'regression' | null;
+  id2label?: Record<string, string>;
+  label2id?: Record<string, number>;
+  num_labels?: number;
+  /** roots: the second label set of a joint intent + slot model (the slots). */
+  slot_id2label?: Record<string, string>;
+  slot_loss_weight?: number;
+  [key: string]: unknown;
+}
+
+/** BertConfig's defaults in Transformers (bert-base-uncased sizes). */
+export const BERT_DEFAULTS: BertConfig = {
+  model_type: 'bert',
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  hidden_act: 'gelu',
+  hidden_dropout_prob: 0.1,
+  attention_probs_dropout_prob: 0.1,
+  classifier_dropout: null,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+  layer_norm_eps: 1e-12,
+  initializer_range: 0.02,
+  pad_token_id: 0,
+  position_embedding_type: 'absolute',
+};
+
+const INT_FIELDS = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
+  'max_position_embeddings', 'type_vocab_size'] as const;
+
+/** Fills defaults and checks every field that shapes the computation. `where` names the source. */
+export function normalizeConfig(raw: Partial<BertConfig>, where = 'config'): BertConfig {
+  const c = { ...BERT_DEFAULTS, ...raw } as BertConfig;
+  if (raw.model_type && raw.model_type !== 'bert') {
+    throw new RootsError('ERR_CONFIG', `${where}: model_type is "${raw.model_type}" but roots-nlp implements "bert"`);
+  }
+  for (const k of INT_FIELDS) {
+    const v = c[k];
+    if (!Number.isInteger(v) || (v as number) <= 0) throw new RootsError('ERR_CONFIG', `${where}: expected a positive integer for ${k} but found ${JSON.stringify(v)}`);
+  }
+  if (c.hidden_size % c.num_attention_heads !== 0) {
+    throw new RootsError('ERR_CONFIG', `${where}: hidden_size (${c.hidden_size}) must be a multiple of num_attention_heads (${c.num_attention_heads})`);
+  }
+  for (const k of ['hidden_dropout_prob', 'attention_probs_dropout_prob'] as const) {
+    const v = c[k];
+    if (typeof v !== 'number' || v < 0 || v >= 1) throw new RootsError('ERR_CONFIG', `${where}: expected a number in [0, 1) for ${k} but found ${JSON.stringify(v)}`);
+  }
+  if (c.position_embedding_type && c.position_embedding_type !== 'absolute') {
+    throw new RootsError('ERR_CONFIG', `${where}: position_embedding_type "${c.position_embedding_type}" is not supported (only "absolute")`);
+  }
+  if (c.id2label) {
+    const n = Object.keys(c.id2label).length;
+    for (let i = 0; i < n; i++) {
+      if (!(String(i) in c.id2label)) throw new RootsError('ERR_CONFIG', `${where}: id2label must have keys "0".."${n - 1}" (missing "${i}")`);
+    }
+  }
+  return c;
+}
+
+/** Reads `dir/config.json` (Hugging Face layout). */
+export async function readConfig(dir: string): Promise<BertConfig> {
+  const path = join(dir, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new RootsError('ERR_IO', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (a model folder needs config.json)' : (e as Error).message}`);
+  }
+  let raw: Partial<BertConfig>;
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new RootsError('ERR_CONFIG', `${path}: not valid JSON (${(e as Error).message})`);
+  }
+  return normalizeConfig(raw, path);
+}
+
+/** The labels of a config in id order, from id2label (or LABEL_0.. when only num_labels is set). */
+export function labelsOf(c: BertConfig, key: 'id2label' | 'slot_id2label' = 'id2label'): string[] | undefined {
+  const m = c[key] as Record<string, string> | undefined;
+  if (!m) return c.num_labels && key === 'id2label' ? Array.from({ length: c.num_labels }, (_, i) => `LABEL_${i}`) : undefined;
+  return Object.keys(m).map(Number).sort((a, b) => a - b).map((i) => m[String(i)]);
+}
+
+/** Writes id2label / label2id in Hugging Face's form. */
+export function withLabels(c: BertConfig, labels: string[], key: 'id2label' | 'slot_id2label' = 'id2label'): BertConfig {
+  const id2label: Record<string, string> = {};
+  const label2id: Record<string, number> = {};
+  labels.forEach((l, i) => { id2label[String(i)] = l; label2id[l] = i; });
+  if (new Set(labels).size !== labels.length) throw new RootsError('ERR_CONFIG', `duplicate labels in ${JSON.stringify(labels)}`);
+  if (key === 'slot_id2label') return { ...c, slot_id2label: id2label };
+  return { ...c, id2label, label2id, num_labels: labels.length };
+}

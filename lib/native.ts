@@ -1,0 +1,215 @@
+/**
+ * The only file that loads the native addon. It declares the addon's complete typed interface
+ * (`NativeBinding`) and turns load failures into a "possible solutions" message matched to the
+ * cause, as sharp does. Nothing else imports the `.node` file.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RootsError, TorchError, type RootsErrorCode } from './errors.js';
+
+export interface NativeInfo {
+  torchVersion: string;
+  torchVersionMajor: number;
+  torchVersionMinor: number;
+  builtWithCuda: boolean;
+  cudaAvailable: boolean;
+  cudaDevices: { index: number; name: string; totalMemory: number; computeCapability: string; bf16: boolean }[];
+  mkldnn: boolean;
+  mkl: boolean;
+  openmp: boolean;
+  numThreads: number;
+  numInteropThreads: number;
+  parallelInfo: string;
+  buildConfig: string;
+  napiVersion: number;
+}
+
+/** The config object the native model takes: Hugging Face's BertConfig fields plus the head. */
+export interface NativeModelConfig {
+  vocab_size: number;
+  hidden_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  intermediate_size: number;
+  hidden_act: string;
+  hidden_dropout_prob: number;
+  attention_probs_dropout_prob: number;
+  classifier_dropout?: number | null;
+  max_position_embeddings: number;
+  type_vocab_size: number;
+  layer_norm_eps: number;
+  initializer_range: number;
+  pad_token_id: number;
+  head: 'base' | 'token' | 'sequence' | 'mlm' | 'qa' | 'intent-slots';
+  num_labels: number;
+  num_labels_2?: number;
+  aux_loss_weight?: number;
+  problem_type?: 'single_label_classification' | 'multi_label_classification' | 'regression';
+  fused_qkv?: number;
+  seed?: number;
+}
+
+export interface NativeBatch {
+  batchSize: number;
+  seqLen: number;
+  inputIds: Int32Array;
+  attentionMask?: Int32Array;
+  tokenTypeIds?: Int32Array;
+  labels?: Int32Array;
+  labelsFloat?: Float32Array;
+  slotLabels?: Int32Array;
+  startPositions?: Int32Array;
+  endPositions?: Int32Array;
+}
+
+export interface NativeForwardResult {
+  logits: Float32Array;
+  dims: number[];
+  logits2?: Float32Array;
+  dims2?: number[];
+  loss?: number;
+}
+
+export interface NativeStepOptions {
+  lr: number;
+  maxGradNorm?: number;
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  rngSeed?: number;
+}
+
+export interface NativeStepResult {
+  loss: number;
+  gradNorm: number;
+  skipped: boolean;
+  tokens: number;
+  step: number;
+}
+
+export interface NativeTensorEntry {
+  target: string;
+  dtype: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+export interface NativeModel {
+  forward(batch: NativeBatch): Promise<NativeForwardResult>;
+  trainStep(batches: NativeBatch[], options: NativeStepOptions): Promise<NativeStepResult>;
+  parameterInfo(): { name: string; shape: number[]; trainable: boolean }[];
+  getParameter(name: string): Float32Array;
+  setParameter(name: string, values: Float32Array): void;
+  getGradient(name: string): Float32Array;
+  initWeights(seed: number, names?: string[]): void;
+  setFrozen(patterns: string[]): string[];
+  setPrecision(precision: 'fp32' | 'bf16'): void;
+  loadSafetensors(path: string, entries: NativeTensorEntry[]): Promise<void>;
+  save(path: string, what: 'model' | 'optimizer', metadata?: Record<string, string>): Promise<void>;
+  dispose(): void;
+  readonly disposed: boolean;
+  readonly busy: boolean;
+  readonly numParameters: number;
+  optimizerStep: number;
+  readonly device: string;
+}
+
+export interface NativeSelfTest {
+  spin(ms: number): Promise<number>;
+  throwTorch(): number;
+  failAsync(kind: 'torch' | 'std'): Promise<void>;
+  sum(): number;
+  dispose(): void;
+  readonly disposed: boolean;
+  readonly busy: boolean;
+}
+
+export interface NativeBinding {
+  info(): NativeInfo;
+  setNumThreads(n: number): void;
+  liveObjects(): { models: number; selfTests: number; jobs: number };
+  Model: new (config: NativeModelConfig, device: string) => NativeModel;
+  SelfTest: new (size?: number) => NativeSelfTest;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const candidates = [
+  process.env.ROOTS_NATIVE_PATH,
+  join(root, 'build', 'Release', 'roots_native.node'),
+  join(root, 'build', 'Debug', 'roots_native.node'),
+].filter((p): p is string => Boolean(p));
+
+function possibleSolutions(err: Error, path: string | undefined): string {
+  const msg = err.message;
+  const lines = [`roots-nlp could not load its native addon${path ? ` (${path})` : ''}:`, `  ${msg.split('\n')[0]}`, 'Possible solutions:'];
+  if (!path) {
+    lines.push('- The addon was not built. Run `npm run build:native` (needs LibTorch and cmake; see README "LibTorch").');
+    lines.push('- If `npm install` printed "LibTorch was not found": `sudo apt-get install libtorch-dev`, or set LIBTORCH=/path/to/libtorch, or LIBTORCH_USE_PYTORCH=1 with a Python that has torch, then `npm run build:native`.');
+  } else if (/libtorch_cuda|libc10_cuda|libcudart|libcublas|libnvrtc/.test(msg)) {
+    lines.push('- The addon was built against a CUDA LibTorch whose CUDA libraries are not found at run time: add the CUDA and LibTorch lib folders to LD_LIBRARY_PATH, or rebuild against a CPU LibTorch.');
+  } else if (/lib(torch|c10|torch_cpu)[^ ]*\.so/.test(msg)) {
+    lines.push('- LibTorch\'s shared libraries are not found: the LibTorch the addon was built against has moved or was removed. Reinstall it, or rebuild with `npm run build:native`.');
+  } else if (/undefined symbol/.test(msg)) {
+    lines.push('- The addon and LibTorch disagree on the C++ ABI or version (undefined symbol). Rebuild against the LibTorch you run with: `npm run build:native`. For a PyTorch wheel, use LIBTORCH_USE_PYTORCH=1 so the ABI flag is taken from it.');
+  } else if (/NODE_MODULE_VERSION|napi/i.test(msg)) {
+    lines.push(`- The addon was built for another Node.js. This is Node ${process.versions.node}; rebuild with \`npm run build:native\`. roots-nlp needs Node >= 20.17.`);
+  } else {
+    lines.push('- Rebuild the addon: `npm run build:native`, and check `node scripts/find-libtorch.mjs`.');
+  }
+  return lines.join('\n');
+}
+
+let cached: NativeBinding | undefined;
+
+/** Loads the addon once; throws RootsError('ERR_NATIVE_LOAD') with a "possible solutions" list. */
+export function native(): NativeBinding {
+  if (cached) return cached;
+  const path = candidates.find((p) => existsSync(p));
+  if (!path) throw new RootsError('ERR_NATIVE_LOAD', possibleSolutions(new Error('roots_native.node not found'), undefined));
+  try {
+    const require = createRequire(import.meta.url);
+    cached = require(path) as NativeBinding;
+  } catch (e) {
+    throw new RootsError('ERR_NATIVE_LOAD', possibleSolutions(e as Error, path), { cause: e });
+  }
+  return cached;
+}
+
+const KNOWN_CODES = new Set<string>(['ERR_INVALID_ARG', 'ERR_DISPOSED', 'ERR_BUSY', 'ERR_TORCH', 'ERR_NATIVE',
+  'ERR_CHECKPOINT', 'ERR_IO', 'ERR_CONFIG', 'ERR_UNSUPPORTED', 'ERR_PARSE', 'ERR_TRAINING']);
+
+/**
+ * Re-throws an error from the addon as a RootsError (TorchError for torch's own errors). Called
+ * from the awaiting function, so the new error's stack is the caller's, not the worker's.
+ */
+export function translateError(e: unknown): never {
+  if (e instanceof RootsError) throw e;
+  const err = e as Error & { code?: string };
+  if (err && typeof err.code === 'string' && KNOWN_CODES.has(err.code)) {
+    if (err.code === 'ERR_TORCH') throw new TorchError(err.message, { cause: e });
+    throw new RootsError(err.code as RootsErrorCode, err.message, { cause: e });
+  }
+  throw e;
+}
+
+/** Runs a native call (sync or async) and translates its errors. */
+export async function call<T>(fn: () => Promise<T> | T): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    translateError(e);
+  }
+}
+
+/** The synchronous variant of `call`. */
+export function callSync<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    translateError(e);
+  }
+}

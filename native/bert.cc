@@ -1,0 +1,495 @@
+#include "bert.h"
+
+#include <cmath>
+#include <limits>
+#include <regex>
+
+namespace roots {
+
+namespace {
+bool EndsWith(const std::string& s, const std::string& suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+}  // namespace
+
+Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), device_(device) {
+  const auto& c = config_;
+  if (c.hidden_size % c.num_attention_heads != 0)
+    throw RootsException("ERR_CONFIG", "hidden_size (" + std::to_string(c.hidden_size) +
+                                           ") is not a multiple of num_attention_heads (" +
+                                           std::to_string(c.num_attention_heads) + ")");
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  const std::string e = "bert.embeddings.";
+  addParam(e + "word_embeddings.weight", {c.vocab_size, H}, true);
+  addParam(e + "position_embeddings.weight", {c.max_position_embeddings, H}, true);
+  addParam(e + "token_type_embeddings.weight", {c.type_vocab_size, H}, true);
+  addParam(e + "LayerNorm.weight", {H}, false);
+  addParam(e + "LayerNorm.bias", {H}, false);
+  for (int64_t i = 0; i < c.num_hidden_layers; i++) {
+    const std::string l = "bert.encoder.layer." + std::to_string(i) + ".";
+    if (c.fused_qkv) {
+      addParam(l + "attention.self.qkv.weight", {3 * H, H}, true);
+      addParam(l + "attention.self.qkv.bias", {3 * H}, false);
+    } else {
+      for (const char* n : {"query", "key", "value"}) {
+        addParam(l + "attention.self." + n + ".weight", {H, H}, true);
+        addParam(l + "attention.self." + n + ".bias", {H}, false);
+      }
+    }
+    addParam(l + "attention.output.dense.weight", {H, H}, true);
+    addParam(l + "attention.output.dense.bias", {H}, false);
+    addParam(l + "attention.output.LayerNorm.weight", {H}, false);
+    addParam(l + "attention.output.LayerNorm.bias", {H}, false);
+    addParam(l + "intermediate.dense.weight", {I, H}, true);
+    addParam(l + "intermediate.dense.bias", {I}, false);
+    addParam(l + "output.dense.weight", {H, I}, true);
+    addParam(l + "output.dense.bias", {H}, false);
+    addParam(l + "output.LayerNorm.weight", {H}, false);
+    addParam(l + "output.LayerNorm.bias", {H}, false);
+  }
+  const std::string& h = c.head;
+  if (h == "base" || h == "sequence" || h == "intent-slots") {
+    addParam("bert.pooler.dense.weight", {H, H}, true);
+    addParam("bert.pooler.dense.bias", {H}, false);
+  }
+  if (h == "token" || h == "sequence") {
+    if (c.num_labels < 1) throw RootsException("ERR_CONFIG", "num_labels must be at least 1");
+    addParam("classifier.weight", {c.num_labels, H}, true);
+    addParam("classifier.bias", {c.num_labels}, false);
+  } else if (h == "mlm") {
+    addParam("cls.predictions.bias", {c.vocab_size}, false);
+    addParam("cls.predictions.transform.dense.weight", {H, H}, true);
+    addParam("cls.predictions.transform.dense.bias", {H}, false);
+    addParam("cls.predictions.transform.LayerNorm.weight", {H}, false);
+    addParam("cls.predictions.transform.LayerNorm.bias", {H}, false);
+  } else if (h == "qa") {
+    addParam("qa_outputs.weight", {2, H}, true);
+    addParam("qa_outputs.bias", {2}, false);
+  } else if (h == "intent-slots") {
+    if (c.num_labels < 1 || c.num_labels_2 < 1) throw RootsException("ERR_CONFIG", "intent-slots needs num_labels and num_slot_labels");
+    addParam("intent_classifier.weight", {c.num_labels, H}, true);
+    addParam("intent_classifier.bias", {c.num_labels}, false);
+    addParam("slot_classifier.weight", {c.num_labels_2, H}, true);
+    addParam("slot_classifier.bias", {c.num_labels_2}, false);
+  } else if (h != "base") {
+    throw RootsException("ERR_CONFIG", "unknown head '" + h + "' (expected base, token, sequence, mlm, qa or intent-slots)");
+  }
+  allocate();
+  initWeights(c.seed);
+}
+
+void Bert::addParam(const std::string& name, std::vector<int64_t> shape, bool decay) {
+  specs_.push_back({name, std::move(shape), decay});
+}
+
+void Bert::allocate() {
+  groups_.resize(2);
+  groups_[0].decay = true;
+  groups_[1].decay = false;
+  int64_t sizes[2] = {0, 0};
+  for (const auto& s : specs_) {
+    int64_t n = 1;
+    for (auto d : s.shape) n *= d;
+    sizes[s.decay ? 0 : 1] += n;
+  }
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(device_);
+  for (int g = 0; g < 2; g++) {
+    groups_[g].data = torch::zeros({sizes[g]}, opts);
+    groups_[g].grad = torch::zeros({sizes[g]}, opts);
+  }
+  int64_t offs[2] = {0, 0};
+  torch::NoGradGuard ng;
+  for (const auto& s : specs_) {
+    int g = s.decay ? 0 : 1;
+    int64_t n = 1;
+    for (auto d : s.shape) n *= d;
+    Leaf leaf{s.name, groups_[g].data.narrow(0, offs[g], n).view(s.shape), g, offs[g], n, true};
+    leaf.param.requires_grad_(true);
+    leaf.param.mutable_grad() = groups_[g].grad.narrow(0, offs[g], n).view(s.shape);
+    offs[g] += n;
+    leafIndex_[s.name] = leaves_.size();
+    leaves_.push_back(std::move(leaf));
+  }
+  // HF-named views: the fused qkv projection appears as query/key/value.
+  const int64_t H = config_.hidden_size;
+  for (size_t li = 0; li < leaves_.size(); li++) {
+    const auto& leaf = leaves_[li];
+    auto pos = leaf.name.find("attention.self.qkv.");
+    if (pos != std::string::npos) {
+      const std::string prefix = leaf.name.substr(0, pos) + "attention.self.";
+      const std::string suffix = leaf.name.substr(pos + std::string("attention.self.qkv.").size());
+      const char* parts[3] = {"query", "key", "value"};
+      for (int k = 0; k < 3; k++) {
+        std::string n = prefix + parts[k] + "." + suffix;
+        namedToLeaf_[n] = {li, {k * H, H}};
+        namedIndex_[n] = named_.size();
+        named_.push_back({n, leaf.param.detach().narrow(0, k * H, H)});
+      }
+    } else {
+      namedToLeaf_[leaf.name] = {li, {0, leaf.param.size(0)}};
+      namedIndex_[leaf.name] = named_.size();
+      named_.push_back({leaf.name, leaf.param.detach()});
+    }
+  }
+  for (int g = 0; g < 2; g++) groups_[g].runs = {{0, sizes[g]}};
+  specs_.clear();
+}
+
+std::optional<torch::Tensor> Bert::find(const std::string& name) const {
+  auto it = namedIndex_.find(name);
+  if (it == namedIndex_.end()) return std::nullopt;
+  return named_[it->second].second;
+}
+
+torch::Tensor Bert::gradOf(const std::string& name) const {
+  auto it = namedToLeaf_.find(name);
+  if (it == namedToLeaf_.end()) throw RootsException("ERR_INVALID_ARG", "no parameter named " + name);
+  const auto& leaf = leaves_[it->second.first];
+  return leaf.param.grad().narrow(0, it->second.second.first, it->second.second.second);
+}
+
+int64_t Bert::numParameters() const {
+  int64_t n = 0;
+  for (const auto& g : groups_) n += g.data.numel();
+  return n;
+}
+
+int64_t Bert::numBytes() const {
+  int64_t n = 0;
+  for (const auto& g : groups_)
+    for (const auto* t : {&g.data, &g.grad, &g.exp_avg, &g.exp_avg_sq})
+      if (t->defined()) n += t->numel() * 4;
+  return n;
+}
+
+torch::Tensor Bert::P(const std::string& name) const {
+  auto it = leafIndex_.find(name);
+  if (it == leafIndex_.end()) throw RootsException("ERR_NATIVE", "internal: no parameter " + name);
+  return leaves_[it->second].param;
+}
+
+void Bert::initWeights(uint64_t seed) {
+  std::vector<std::string> all;
+  for (const auto& [n, t] : named_) all.push_back(n);
+  initWeights(seed, all);
+}
+
+void Bert::initWeights(uint64_t seed, const std::vector<std::string>& names) {
+  torch::NoGradGuard ng;
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  const double std_ = config_.initializer_range;
+  for (const auto& name : names) {
+    auto t = find(name);
+    if (!t) continue;
+    torch::Tensor cpu = torch::empty(t->sizes(), torch::kFloat32);
+    if (name.find("LayerNorm.weight") != std::string::npos) cpu.fill_(1.0);
+    else if (EndsWith(name, "bias")) cpu.zero_();
+    else {
+      cpu.normal_(0.0, std_, gen);
+      if (name == "bert.embeddings.word_embeddings.weight" && config_.pad_token_id >= 0 &&
+          config_.pad_token_id < config_.vocab_size)
+        cpu[config_.pad_token_id].zero_();
+    }
+    t->copy_(cpu);
+  }
+}
+
+torch::Tensor Bert::act(const torch::Tensor& x) const {
+  const auto& a = config_.hidden_act;
+  if (a == "gelu") return at::gelu(x);
+  if (a == "gelu_new" || a == "gelu_pytorch_tanh" || a == "gelu_fast") return at::gelu(x, "tanh");
+  if (a == "relu") return at::relu(x);
+  if (a == "silu" || a == "swish") return at::silu(x);
+  if (a == "tanh") return at::tanh(x);
+  throw RootsException("ERR_CONFIG", "unsupported hidden_act '" + a + "' (expected gelu, gelu_new, relu, silu or tanh)");
+}
+
+torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
+  const auto& c = config_;
+  const int64_t B = b.batch, T = b.seq, H = c.hidden_size, nh = c.num_attention_heads, hd = H / nh;
+  const double pd = train ? c.hidden_dropout_prob : 0.0;
+  const double pa = train ? c.attention_probs_dropout_prob : 0.0;
+  auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(device_)).unsqueeze(0);
+
+  // Embeddings: (word + token type) + position, LayerNorm, dropout (HF's order of additions).
+  auto x = at::embedding(P("bert.embeddings.word_embeddings.weight"), b.input_ids, c.pad_token_id);
+  x = x + at::embedding(P("bert.embeddings.token_type_embeddings.weight"), b.token_type_ids);
+  x = x + at::embedding(P("bert.embeddings.position_embeddings.weight"), positions);
+  x = at::layer_norm(x, {H}, P("bert.embeddings.LayerNorm.weight"), P("bert.embeddings.LayerNorm.bias"), c.layer_norm_eps);
+  if (pd > 0) x = at::dropout(x, pd, true);
+
+  // The additive mask HF builds: 0 for real tokens, the lowest float for padding.
+  auto mask = (1.0 - b.attention_mask.view({B, 1, 1, T}).to(torch::kFloat32)) * std::numeric_limits<float>::lowest();
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+
+  for (int64_t i = 0; i < c.num_hidden_layers; i++) {
+    const std::string l = "bert.encoder.layer." + std::to_string(i) + ".";
+    torch::Tensor q, k, v;
+    if (c.fused_qkv) {
+      auto qkv = at::linear(x, P(l + "attention.self.qkv.weight"), P(l + "attention.self.qkv.bias"));
+      qkv = qkv.view({B, T, 3, nh, hd}).permute({2, 0, 3, 1, 4});
+      q = qkv[0]; k = qkv[1]; v = qkv[2];
+    } else {
+      auto heads = [&](const char* n) {
+        return at::linear(x, P(l + "attention.self." + n + ".weight"), P(l + "attention.self." + n + ".bias"))
+            .view({B, T, nh, hd}).permute({0, 2, 1, 3});
+      };
+      q = heads("query"); k = heads("key"); v = heads("value");
+    }
+    torch::Tensor ctx;
+#if ROOTS_TORCH_AT_LEAST(2, 1)
+    // Fused attention (flash / memory-efficient kernels on CUDA) with the padding mask.
+    ctx = at::scaled_dot_product_attention(q, k, v, mask.to(q.scalar_type()), pa, false);
+#else
+    auto scores = at::matmul(q, k.transpose(-1, -2)) * scale;
+    auto probs = at::softmax(scores + mask, -1);
+    if (pa > 0) probs = at::dropout(probs, pa, true);
+    ctx = at::matmul(probs, v);
+#endif
+    ctx = ctx.permute({0, 2, 1, 3}).reshape({B, T, H});
+    auto a = at::linear(ctx, P(l + "attention.output.dense.weight"), P(l + "attention.output.dense.bias"));
+    if (pd > 0) a = at::dropout(a, pd, true);
+    auto x1 = at::layer_norm(a + x, {H}, P(l + "attention.output.LayerNorm.weight"),
+                             P(l + "attention.output.LayerNorm.bias"), c.layer_norm_eps);
+    auto h = act(at::linear(x1, P(l + "intermediate.dense.weight"), P(l + "intermediate.dense.bias")));
+    auto o = at::linear(h, P(l + "output.dense.weight"), P(l + "output.dense.bias"));
+    if (pd > 0) o = at::dropout(o, pd, true);
+    x = at::layer_norm(o + x1, {H}, P(l + "output.LayerNorm.weight"), P(l + "output.LayerNorm.bias"), c.layer_norm_eps);
+  }
+  (void)scale;
+  return x;
+}
+
+ForwardOut Bert::forward(const BatchTensors& b, bool train) {
+  const auto& c = config_;
+  const int64_t B = b.batch, T = b.seq, H = c.hidden_size;
+  const double pc = train ? (c.classifier_dropout >= 0 ? c.classifier_dropout : c.hidden_dropout_prob) : 0.0;
+  auto x = encoder(b, train);
+  ForwardOut out;
+  auto pooled = [&]() {
+    return at::tanh(at::linear(x.select(1, 0), P("bert.pooler.dense.weight"), P("bert.pooler.dense.bias")));
+  };
+  auto drop = [&](torch::Tensor t) { return pc > 0 ? at::dropout(t, pc, true) : t; };
+  const std::string& h = c.head;
+  if (h == "base") {
+    out.logits = x;
+    out.logits2 = pooled();
+  } else if (h == "token") {
+    out.logits = at::linear(drop(x), P("classifier.weight"), P("classifier.bias"));
+    if (b.labels.defined())
+      out.loss = at::cross_entropy_loss(out.logits.reshape({B * T, c.num_labels}).to(torch::kFloat32),
+                                        b.labels.reshape({B * T}), {}, at::Reduction::Mean, -100);
+  } else if (h == "sequence") {
+    out.logits = at::linear(drop(pooled()), P("classifier.weight"), P("classifier.bias"));
+    if (b.labels.defined()) {
+      auto lg = out.logits.to(torch::kFloat32);
+      if (c.problem_type == "regression")
+        out.loss = at::mse_loss(c.num_labels == 1 ? lg.squeeze(-1) : lg, b.labels.to(torch::kFloat32));
+      else if (c.problem_type == "multi_label_classification")
+        out.loss = at::binary_cross_entropy_with_logits(lg, b.labels.to(torch::kFloat32));
+      else
+        out.loss = at::cross_entropy_loss(lg, b.labels, {}, at::Reduction::Mean, -100);
+    }
+  } else if (h == "mlm") {
+    auto transform = [&](const torch::Tensor& t) {
+      auto y = act(at::linear(t, P("cls.predictions.transform.dense.weight"), P("cls.predictions.transform.dense.bias")));
+      y = at::layer_norm(y, {H}, P("cls.predictions.transform.LayerNorm.weight"),
+                         P("cls.predictions.transform.LayerNorm.bias"), c.layer_norm_eps);
+      // The decoder is tied to the word embeddings, with its own bias.
+      return at::linear(y, P("bert.embeddings.word_embeddings.weight"), P("cls.predictions.bias"));
+    };
+    if (b.labels.defined() && train) {
+      // Training: the vocabulary projection only where there is a target (HF projects every
+      // position and ignores most of them; the loss is the same).
+      auto flat = b.labels.reshape({B * T});
+      auto idx = flat.ne(-100).nonzero().squeeze(-1);
+      auto logits = transform(x.reshape({B * T, H}).index_select(0, idx));
+      out.loss = at::cross_entropy_loss(logits.to(torch::kFloat32), flat.index_select(0, idx), {}, at::Reduction::Mean, -100);
+      out.logits = logits;
+    } else {
+      out.logits = transform(x);
+      if (b.labels.defined())
+        out.loss = at::cross_entropy_loss(out.logits.reshape({B * T, c.vocab_size}).to(torch::kFloat32),
+                                          b.labels.reshape({B * T}), {}, at::Reduction::Mean, -100);
+    }
+  } else if (h == "qa") {
+    auto lg = at::linear(x, P("qa_outputs.weight"), P("qa_outputs.bias"));
+    out.logits = lg.select(-1, 0).contiguous();
+    out.logits2 = lg.select(-1, 1).contiguous();
+    if (b.start_positions.defined() && b.end_positions.defined()) {
+      // HF: positions outside the sequence are clamped to T and ignored.
+      auto sp = b.start_positions.clamp(0, T), ep = b.end_positions.clamp(0, T);
+      auto ls = at::cross_entropy_loss(out.logits.to(torch::kFloat32), sp, {}, at::Reduction::Mean, T);
+      auto le = at::cross_entropy_loss(out.logits2.to(torch::kFloat32), ep, {}, at::Reduction::Mean, T);
+      out.loss = (ls + le) / 2;
+    }
+  } else if (h == "intent-slots") {
+    out.logits = at::linear(drop(pooled()), P("intent_classifier.weight"), P("intent_classifier.bias"));
+    out.logits2 = at::linear(drop(x), P("slot_classifier.weight"), P("slot_classifier.bias"));
+    if (b.labels.defined()) {
+      out.loss = at::cross_entropy_loss(out.logits.to(torch::kFloat32), b.labels, {}, at::Reduction::Mean, -100);
+      if (b.labels2.defined())
+        out.loss = out.loss + c.aux_loss_weight * at::cross_entropy_loss(
+                                   out.logits2.reshape({B * T, c.num_labels_2}).to(torch::kFloat32),
+                                   b.labels2.reshape({B * T}), {}, at::Reduction::Mean, -100);
+    }
+  }
+  return out;
+}
+
+void Bert::setFrozen(const std::vector<std::string>& patterns) {
+  std::vector<std::regex> res;
+  for (const auto& p : patterns) {
+    try {
+      res.emplace_back(p);
+    } catch (const std::regex_error& e) {
+      throw RootsException("ERR_INVALID_ARG", "invalid freeze pattern '" + p + "': " + e.what());
+    }
+  }
+  for (auto& leaf : leaves_) {
+    bool frozen = false;
+    for (const auto& re : res) {
+      // Match on HF names; the fused qkv leaf matches if query/key/value would.
+      std::string probe = leaf.name;
+      auto pos = probe.find("attention.self.qkv.");
+      if (pos != std::string::npos) probe.replace(pos, std::string("attention.self.qkv.").size(), "attention.self.query.");
+      if (std::regex_search(probe, re)) { frozen = true; break; }
+    }
+    leaf.trainable = !frozen;
+    leaf.param.requires_grad_(!frozen);
+  }
+  // The trainable ranges of each flat buffer, merged where consecutive.
+  for (int g = 0; g < 2; g++) groups_[g].runs.clear();
+  for (const auto& leaf : leaves_) {
+    if (!leaf.trainable) continue;
+    auto& runs = groups_[leaf.group].runs;
+    if (!runs.empty() && runs.back().offset + runs.back().numel == leaf.offset) runs.back().numel += leaf.numel;
+    else runs.push_back({leaf.offset, leaf.numel});
+  }
+}
+
+std::vector<std::string> Bert::frozenNames() const {
+  std::vector<std::string> out;
+  for (const auto& [name, where] : namedToLeaf_)
+    if (!leaves_[where.first].trainable) out.push_back(name);
+  return out;
+}
+
+void Bert::zeroGrad() {
+  for (auto& g : groups_) g.grad.zero_();
+}
+
+void Bert::ensureOptimizerState() {
+  for (auto& g : groups_) {
+    if (!g.exp_avg.defined()) g.exp_avg = torch::zeros_like(g.data);
+    if (!g.exp_avg_sq.defined()) g.exp_avg_sq = torch::zeros_like(g.data);
+  }
+}
+
+AutocastGuard::AutocastGuard(bool enabled, torch::DeviceType type) : enabled_(enabled), type_(type) {
+  if (!enabled_) return;
+#if ROOTS_TORCH_AT_LEAST(2, 4)
+  at::autocast::set_autocast_enabled(type_, true);
+  at::autocast::set_autocast_dtype(type_, at::kBFloat16);
+#else
+  if (type_ == torch::kCUDA) { at::autocast::set_enabled(true); at::autocast::set_autocast_gpu_dtype(at::kBFloat16); }
+  else { at::autocast::set_cpu_enabled(true); at::autocast::set_autocast_cpu_dtype(at::kBFloat16); }
+#endif
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!enabled_) return;
+#if ROOTS_TORCH_AT_LEAST(2, 4)
+  at::autocast::set_autocast_enabled(type_, false);
+#else
+  if (type_ == torch::kCUDA) at::autocast::set_enabled(false); else at::autocast::set_cpu_enabled(false);
+#endif
+  at::autocast::clear_cache();
+}
+
+namespace {
+// AdamW (torch.optim.AdamW's arithmetic, decoupled weight decay) in one pass over a contiguous
+// float range: reads p, g, m, v once and writes p, m, v once.
+void FusedAdamWCpu(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd,
+                   float b1, float b2, float eps, float bc1, float bc2sqrt) {
+  const float decay = 1.0f - lr * wd, step = lr / bc1, ob1 = 1.0f - b1, ob2 = 1.0f - b2;
+  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; i++) {
+      float pi = p[i] * decay;
+      const float gi = g[i];
+      const float mi = m[i] * b1 + gi * ob1;
+      const float vi = v[i] * b2 + gi * gi * ob2;
+      m[i] = mi;
+      v[i] = vi;
+      p[i] = pi - step * (mi / (std::sqrt(vi) / bc2sqrt + eps));
+    }
+  });
+}
+}  // namespace
+
+StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
+                           const AdamWOptions& opt, uint64_t rngSeed) {
+  StepResult r;
+  if (micro.empty()) throw RootsException("ERR_INVALID_ARG", "trainStep needs at least one batch");
+  torch::AutoGradMode grad(true);
+  // Dropout masks are a function of (seed, step): a resumed run draws the same masks.
+  torch::manual_seed(rngSeed);
+  zeroGrad();
+  const double n = static_cast<double>(micro.size());
+  double total = 0;
+  for (const auto& mb : micro) {
+    torch::Tensor loss;
+    {
+      AutocastGuard ac(precision_ == "bf16", device_.type());
+      loss = forward(mb, true).loss;
+    }
+    if (!loss.defined()) throw RootsException("ERR_INVALID_ARG", "trainStep needs labels for the " + config_.head + " head");
+    (loss / n).backward();
+    total += loss.item<double>() / n;
+    r.tokens += mb.attention_mask.sum().item<int64_t>();
+  }
+  r.loss = total;
+  torch::NoGradGuard ng;
+  double sq = 0;
+  for (auto& g : groups_) sq += g.grad.pow(2).sum().item<double>();
+  r.grad_norm = std::sqrt(sq);
+  if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
+    r.skipped = true;
+    zeroGrad();
+    return r;
+  }
+  // clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
+  if (maxGradNorm > 0) {
+    double coef = maxGradNorm / (r.grad_norm + 1e-6);
+    if (coef < 1.0)
+      for (auto& g : groups_) g.grad.mul_(coef);
+  }
+  ensureOptimizerState();
+  step_++;
+  const double bc1 = 1.0 - std::pow(opt.beta1, static_cast<double>(step_));
+  const double bc2 = 1.0 - std::pow(opt.beta2, static_cast<double>(step_));
+  for (auto& g : groups_) {
+    const double wd = g.decay ? opt.weight_decay : 0.0;
+    for (const auto& run : g.runs) {
+      auto p = g.data.narrow(0, run.offset, run.numel);
+      auto gr = g.grad.narrow(0, run.offset, run.numel);
+      auto m = g.exp_avg.narrow(0, run.offset, run.numel);
+      auto v = g.exp_avg_sq.narrow(0, run.offset, run.numel);
+      if (device_.is_cpu()) {
+        FusedAdamWCpu(p.data_ptr<float>(), gr.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(),
+                      run.numel, static_cast<float>(lr), static_cast<float>(wd), static_cast<float>(opt.beta1),
+                      static_cast<float>(opt.beta2), static_cast<float>(opt.eps), static_cast<float>(bc1),
+                      static_cast<float>(std::sqrt(bc2)));
+      } else {
+        if (wd != 0) p.mul_(1.0 - lr * wd);
+        m.mul_(opt.beta1).add_(gr, 1.0 - opt.beta1);
+        v.mul_(opt.beta2).addcmul_(gr, gr, 1.0 - opt.beta2);
+        auto denom = (v.sqrt() / std::sqrt(bc2)).add_(opt.eps);
+        p.addcdiv_(m, denom, -lr / bc1);
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace roots

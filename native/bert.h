@@ -1,0 +1,151 @@
+// The BERT engine: Hugging Face's BertModel module tree and parameter names, the task heads,
+// the losses, and AdamW over flat parameter buffers. Pure LibTorch (no N-API here).
+#pragma once
+#include "common.h"
+
+#include <map>
+#include <optional>
+
+namespace roots {
+
+// The fields of Hugging Face's BertConfig that change the computation, plus the head.
+struct BertConfig {
+  int64_t vocab_size = 30522;
+  int64_t hidden_size = 768;
+  int64_t num_hidden_layers = 12;
+  int64_t num_attention_heads = 12;
+  int64_t intermediate_size = 3072;
+  std::string hidden_act = "gelu";
+  double hidden_dropout_prob = 0.1;
+  double attention_probs_dropout_prob = 0.1;
+  double classifier_dropout = -1;  // < 0: use hidden_dropout_prob (HF's None)
+  int64_t max_position_embeddings = 512;
+  int64_t type_vocab_size = 2;
+  double layer_norm_eps = 1e-12;
+  double initializer_range = 0.02;
+  int64_t pad_token_id = 0;
+  // Head: "base" (BertModel), "token" (BertForTokenClassification), "sequence"
+  // (BertForSequenceClassification), "mlm" (BertForMaskedLM), "qa" (BertForQuestionAnswering),
+  // "intent-slots" (a sequence head for the intent and a token head for the slots).
+  std::string head = "token";
+  int64_t num_labels = 2;
+  int64_t num_labels_2 = 0;            // intent-slots: the number of slot labels
+  double aux_loss_weight = 1.0;        // intent-slots: loss = intent + weight * slots
+  std::string problem_type = "single_label_classification";  // or multi_label_classification, regression
+  bool fused_qkv = true;               // one [3H, H] projection; checkpoints keep HF's three names
+  uint64_t seed = 42;                  // fresh initialisation
+};
+
+// A run of consecutive elements of a flat buffer that the optimizer updates.
+struct Run { int64_t offset; int64_t numel; };
+
+// Parameters live in flat buffers, one per weight-decay group, so that zeroing gradients, clipping
+// and AdamW are a handful of vectorised operations over all parameters instead of hundreds of
+// small ones. Each parameter is a view of its group's buffer; its gradient a view of the gradient
+// buffer.
+struct ParamGroup {
+  torch::Tensor data, grad, exp_avg, exp_avg_sq;
+  std::vector<Run> runs;  // trainable ranges (frozen parameters are left out)
+  bool decay = true;
+};
+
+struct Leaf {
+  std::string name;       // our name (HF's, except the fused qkv projections)
+  torch::Tensor param;    // a view of group.data, requires_grad
+  int group;
+  int64_t offset, numel;
+  bool trainable = true;
+};
+
+struct ForwardOut {
+  torch::Tensor logits;    // token/sequence/mlm: the logits; qa: start logits; intent-slots: intent
+  torch::Tensor logits2;   // qa: end logits; intent-slots: slot logits
+  torch::Tensor loss;      // defined when labels were given
+};
+
+struct BatchTensors {
+  int64_t batch = 0, seq = 0;
+  torch::Tensor input_ids, attention_mask, token_type_ids;  // int64 [B, T]
+  torch::Tensor labels;        // int64: [B, T] (token/mlm) or [B] (sequence); float [B, L] multi-label/regression
+  torch::Tensor labels2;       // intent-slots: slot labels [B, T]
+  torch::Tensor start_positions, end_positions;  // qa: int64 [B]
+};
+
+struct StepResult { double loss = 0; double grad_norm = 0; bool skipped = false; int64_t tokens = 0; };
+
+struct AdamWOptions {
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+};
+
+// bf16 autocast for the matrix products while alive (autocast state is thread-local: create it on
+// the thread that runs the computation).
+class AutocastGuard {
+ public:
+  AutocastGuard(bool enabled, torch::DeviceType type);
+  ~AutocastGuard();
+ private:
+  bool enabled_;
+  torch::DeviceType type_;
+};
+
+class Bert {
+ public:
+  Bert(const BertConfig& config, torch::Device device);
+
+  const BertConfig& config() const { return config_; }
+  torch::Device device() const { return device_; }
+  // HF-named views of every parameter (checkpoint order); the tied MLM decoder is not listed.
+  const std::vector<std::pair<std::string, torch::Tensor>>& named() const { return named_; }
+  std::optional<torch::Tensor> find(const std::string& hfName) const;
+  torch::Tensor gradOf(const std::string& hfName) const;  // a view of the gradient buffer
+  int64_t numParameters() const;
+  int64_t numBytes() const;
+
+  // Fresh initialisation as HF's _init_weights (normal(0, initializer_range), zero biases,
+  // LayerNorm 1/0, the padding row of the word embeddings zeroed).
+  void initWeights(uint64_t seed);
+  // Re-initialise only the named parameters (heads missing from a checkpoint).
+  void initWeights(uint64_t seed, const std::vector<std::string>& names);
+
+  ForwardOut forward(const BatchTensors& batch, bool train);
+
+  // Freezing: every parameter whose HF name matches one of the regexes stops training.
+  void setFrozen(const std::vector<std::string>& patterns);
+  std::vector<std::string> frozenNames() const;
+
+  // Precision of the matrix products: "fp32" or "bf16" (autocast; fp32 master weights and state).
+  void setPrecision(const std::string& p) { precision_ = p; }
+  const std::string& precision() const { return precision_; }
+
+  // Gradients: zero, backward through a loss, clip, AdamW.
+  void zeroGrad();
+  StepResult trainStep(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
+                       const AdamWOptions& opt, uint64_t rngSeed);
+  int64_t optimizerStep() const { return step_; }
+  void setOptimizerStep(int64_t s) { step_ = s; }
+  std::vector<ParamGroup>& groups() { return groups_; }
+  void ensureOptimizerState();
+
+ private:
+  void addParam(const std::string& name, std::vector<int64_t> shape, bool decay);
+  void allocate();
+  torch::Tensor P(const std::string& name) const;
+  torch::Tensor encoder(const BatchTensors& b, bool train);
+  torch::Tensor act(const torch::Tensor& x) const;
+
+  BertConfig config_;
+  torch::Device device_;
+  std::string precision_ = "fp32";
+  std::vector<ParamGroup> groups_;
+  std::vector<Leaf> leaves_;
+  std::map<std::string, size_t> leafIndex_;
+  std::vector<std::pair<std::string, torch::Tensor>> named_;
+  std::map<std::string, size_t> namedIndex_;
+  std::map<std::string, std::pair<size_t, std::pair<int64_t, int64_t>>> namedToLeaf_;  // name -> (leaf, [row0, rows))
+  int64_t step_ = 0;
+  // Pending parameter shapes before allocate().
+  struct Spec { std::string name; std::vector<int64_t> shape; bool decay; };
+  std::vector<Spec> specs_;
+};
+
+}  // namespace roots

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// Builds the native addon with cmake-js against the LibTorch that scripts/find-libtorch.mjs finds.
+// Incremental: the build folder is kept, so changing one C++ file recompiles one file (the LibTorch
+// headers sit in a precompiled header). ROOTS_SKIP_NATIVE_BUILD=1 skips it (TS-only work).
+// ROOTS_BUILD_DEBUG=1 builds with debug info.
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpus } from 'node:os';
+import { findLibTorch } from './find-libtorch.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+if (process.env.ROOTS_SKIP_NATIVE_BUILD === '1') { console.log('roots: skipping the native build (ROOTS_SKIP_NATIVE_BUILD=1)'); process.exit(0); }
+
+let torch;
+try { torch = findLibTorch(); }
+catch (e) { console.error(`\nroots: ${e.message}\n`); process.exit(1); }
+console.log(`roots: building against LibTorch ${torch.version} (${torch.source}, ${torch.cuda ? 'CUDA' : 'CPU only'}) at ${torch.prefix}`);
+
+const require = createRequire(import.meta.url);
+const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin/cmake-js');
+const args = [cmakeJs, 'build', '--directory', root, '--out', join(root, 'build'),
+  '--parallel', String(Math.max(1, cpus().length)),
+  `--CDCMAKE_PREFIX_PATH=${torch.prefix}`];
+if (process.env.ROOTS_BUILD_DEBUG === '1') args.push('--debug');
+if (torch.cuda) args.push('--CDROOTS_LIBTORCH_CUDA=ON');
+const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
+if (r.status !== 0) {
+  console.error('\nroots: the native build failed. If the error mentions LibTorch headers or libraries, check the LibTorch install:');
+  console.error('  node scripts/find-libtorch.mjs    prints what was found');
+  process.exit(r.status ?? 1);
+}
