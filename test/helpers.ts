@@ -1,0 +1,86 @@
+// Shared test helpers: where the shared data lives, the Python reference, small safetensors I/O,
+// tolerances.
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
+/** ../shared/data from the repo (read in place, never copied); ROOTS_SHARED_DATA overrides. */
+export const sharedData = process.env.ROOTS_SHARED_DATA ?? join(repoRoot, '..', 'shared', 'data');
+
+/** The Python with torch that scripts/run-tests.mjs found (ROOTS_PYTHON), or null. */
+export const python: string | null = process.env.ROOTS_PYTHON ?? null;
+
+export function tmp(prefix = 'roots-test-'): { dir: string; cleanup(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export function runPython(script: string, args: string[]): void {
+  if (!python) throw new Error('no python with torch (set ROOTS_PYTHON)');
+  const r = spawnSync(python, [join(repoRoot, 'scripts', script), ...args], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${script} failed:\n${r.stderr}`);
+}
+
+type Arr = Int32Array | Float32Array;
+export function writeSafetensors(path: string, tensors: Record<string, { data: Arr; shape: number[] }>): void {
+  const header: Record<string, unknown> = {};
+  const blobs: Buffer[] = [];
+  let off = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const b = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    header[name] = { dtype: t.data instanceof Int32Array ? 'I32' : 'F32', shape: t.shape, data_offsets: [off, off + b.length] };
+    blobs.push(b);
+    off += b.length;
+  }
+  let h = JSON.stringify(header);
+  while (h.length % 8) h += ' ';
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(h.length));
+  writeFileSync(path, Buffer.concat([len, Buffer.from(h), ...blobs]));
+}
+
+export function readSafetensorsF32(path: string): Map<string, { data: Float32Array; shape: number[] }> {
+  const buf = readFileSync(path);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.toString('utf8', 8, 8 + n));
+  const out = new Map<string, { data: Float32Array; shape: number[] }>();
+  for (const [k, v] of Object.entries(header) as [string, { dtype: string; shape: number[]; data_offsets: [number, number] }][]) {
+    if (k === '__metadata__') continue;
+    const [b, e] = v.data_offsets;
+    const slice = buf.subarray(8 + n + b, 8 + n + e);
+    out.set(k, { data: new Float32Array(slice.buffer.slice(slice.byteOffset, slice.byteOffset + slice.byteLength)), shape: v.shape });
+  }
+  return out;
+}
+
+/** max |a - b| / max |b| (0 when both are zero). */
+export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let num = 0, den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i] - b[i]));
+    den = Math.max(den, Math.abs(b[i]));
+  }
+  return den === 0 ? num : num / den;
+}
+
+/** A seeded PRNG for test data (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
