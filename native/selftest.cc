@@ -88,7 +88,7 @@ class SelfTestWrap : public Napi::ObjectWrap<SelfTestWrap> {
     return Job::Queue(
         env, "roots.selfTest.fail",
         [kind] {
-          if (kind == "torch") torch::ones({2, 3}).view({7});
+          if (kind == "torch") torch::matmul(torch::ones({2, 3}), torch::ones({4, 5}));
           throw std::runtime_error("self-test failure: " + kind);
         },
         nullptr, [this] { busy_ = false; if (disposePending_) { disposePending_ = false; Release(Env()); } },

@@ -24,6 +24,6 @@ if (!env.ROOTS_PYTHON) {
   else console.warn('warning: no Python with torch found; parity tests will be skipped (set ROOTS_PYTHON)');
 }
 const r = spawnSync(process.execPath,
-  ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--expose-gc', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
   { cwd: root, stdio: 'inherit', env });
 process.exit(r.status ?? 1);
