@@ -1,4 +1,19 @@
+// roots-nlp: the public API.
 export { RootsError, TorchError } from './errors.js';
 export type { RootsErrorCode } from './errors.js';
 export type { Batch } from './batch.js';
 export { IGNORE_INDEX } from './batch.js';
+export { info, setNumThreads, formatInfo } from './info.js';
+export type { RootsInfo } from './info.js';
+export {
+  BertPreTrainedModel, BertModel, BertForTokenClassification, BertForSequenceClassification, BertForMaskedLM,
+  BertForQuestionAnswering, BertForIntentAndSlots, freezePatterns,
+} from './models/bert.js';
+export type {
+  Head, Device, Precision, FromPretrainedOptions, LoadReport, ModelOutput, TrainStepOptions, StepResult, FreezeStrategy,
+} from './models/bert.js';
+export { BERT_DEFAULTS, normalizeConfig, readConfig, labelsOf, withLabels } from './models/config.js';
+export type { BertConfig } from './models/config.js';
+export { readCheckpointIndex, readSafetensorsIndex } from './checkpoint/index.js';
+export type { TensorIndex, TensorRecord, DType } from './checkpoint/index.js';
+export * from './metrics/index.js';

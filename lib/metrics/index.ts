@@ -18,5 +18,6 @@ export type {
   ClassLabel, AverageMode, MetricScores, LabelScores, ClassificationScores, LabelOptions, ConfusionMatrix, ReportRow,
   FlatClassificationReport, FlatReportOptions, MultiLabelScores,
 } from './classification.js';
-export { parseConll, readConll, conllevalSummary, scoreJson, scoreConll, runScore } from './conlleval.js';
+// parseConlleval/readConlleval read gold+predicted files; the training-data reader is data's readConll.
+export { parseConll as parseConlleval, readConll as readConlleval, conllevalSummary, scoreJson, scoreConll, runScore } from './conlleval.js';
 export type { ConllData, ParseConllOptions, ScoreOptions, ScoreJson } from './conlleval.js';

@@ -1,0 +1,32 @@
+/**
+ * The `roots` command line. Each subcommand lives in its own file and registers itself here.
+ * Errors print one line (`roots: error: ...`) and exit non-zero; ROOTS_DEBUG=1 prints the stack.
+ */
+import { Command, CommanderError } from 'commander';
+import { RootsError } from '../errors.js';
+import { registerInfo } from './info.js';
+import { registerScore } from './score.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('roots')
+    .description('Train, evaluate and serve BERT models from Node.js (LibTorch inside)')
+    .version(process.env.npm_package_version ?? "0.1.0");
+  registerInfo(program);
+  registerScore(program);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) { process.exitCode = e.exitCode; return; }
+    const msg = e instanceof RootsError ? e.message : (e as Error).message ?? String(e);
+    process.stderr.write(`roots: error: ${msg.split('\n').join('\n  ')}\n`);
+    if (process.env.ROOTS_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    process.exitCode = 1;
+  }
+}

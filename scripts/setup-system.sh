@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what roots-nlp needs from Debian's packages, only what is missing:
+#   libtorch-dev    LibTorch (C++), the engine the addon links
+#   python3-torch   PyTorch for Python: the independent reference in tests and the peer in benchmarks
+#   cmake, g++      the native build
+# Other ways to provide LibTorch (a PyTorch wheel, an unpacked LibTorch zip): see README.
+set -euo pipefail
+need=()
+[ -f /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake ] || [ -f /usr/lib/aarch64-linux-gnu/cmake/Torch/TorchConfig.cmake ] || [ -n "${LIBTORCH:-}" ] || [ -n "${LIBTORCH_USE_PYTORCH:-}" ] || need+=(libtorch-dev)
+if [ "${ROOTS_SKIP_PYTHON_TORCH:-}" != 1 ] && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then need+=(python3-torch); fi
+command -v cmake >/dev/null 2>&1 || need+=(cmake)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "roots: installing ${need[*]} from Debian's packages"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}"
+fi
