@@ -17,3 +17,6 @@ export type { BertConfig } from './models/config.js';
 export { readCheckpointIndex, readSafetensorsIndex } from './checkpoint/index.js';
 export type { TensorIndex, TensorRecord, DType } from './checkpoint/index.js';
 export * from './metrics/index.js';
+export { Tokenizer, parseVocab, bertTokenizerJson } from './tokenizer.js';
+export type { Encoding, EncodeOptions, DecodeOptions, TokenizerLoadOptions, TruncationStrategy, PaddingStrategy, SpecialTokens } from './tokenizer.js';
+export * from './data/index.js';

@@ -1,0 +1,21 @@
+/** The data pipeline: readers, tag schemes, label vocabularies, label alignment and the loader. */
+export {
+  readConll, parseConll, readTaggedJsonl, readTextJsonl, readDelimited, parseDelimited, readTrec, readIntentSlots,
+  readTextFile, decodeText, TREC_NUMERIC_LABELS,
+} from './readers.js';
+export type {
+  FileEncoding, ReadOptions, TaggedSentence, TextExample, IntentSlotExample, ConllOptions, TaggedJsonlOptions,
+  TextJsonlOptions, DelimitedOptions, TrecOptions, IntentSlotOptions,
+} from './readers.js';
+export { tagsToSpans, spansToTags, convertTags, detectScheme, parseTag, TAG_SCHEMES } from './tagging.js';
+export type { TagScheme, Span } from './tagging.js';
+export { LabelVocab } from './labels.js';
+export type { LabelConfig } from './labels.js';
+export {
+  alignLabelsToTokens, alignExample, tokenClassificationFeatures, planWindows, mergeWindowLogits, argmaxRows, groupWindows,
+} from './align.js';
+export type { AlignOptions, TokenFeature, WindowInfo, MergeOptions } from './align.js';
+export { DataLoader, Rng, collate, textClassificationFeatures } from './loader.js';
+export type {
+  Feature, LoaderBatch, RngState, TextFeatureOptions, TextFeature, CollateOptions, DataLoaderOptions, LoaderState,
+} from './loader.js';
