@@ -61,12 +61,13 @@ class Embeddings(nn.Module):
         self.position_embeddings = nn.Embedding(c["max_position_embeddings"], c["hidden_size"])
         self.token_type_embeddings = nn.Embedding(c["type_vocab_size"], c["hidden_size"])
         self.LayerNorm = nn.LayerNorm(c["hidden_size"], eps=c["layer_norm_eps"])
+        self.dropout = nn.Dropout(c.get("hidden_dropout_prob", 0.0))
 
     def forward(self, ids, tt):
         pos = torch.arange(ids.shape[1]).unsqueeze(0)
         x = self.word_embeddings(ids) + self.token_type_embeddings(tt)
         x = x + self.position_embeddings(pos)
-        return self.LayerNorm(x)
+        return self.dropout(self.LayerNorm(x))
 
 
 class SelfAttn(nn.Module):
@@ -75,31 +76,33 @@ class SelfAttn(nn.Module):
         H = c["hidden_size"]
         self.nh, self.hd = c["num_attention_heads"], H // c["num_attention_heads"]
         self.query, self.key, self.value = nn.Linear(H, H), nn.Linear(H, H), nn.Linear(H, H)
+        self.dropout = nn.Dropout(c.get("attention_probs_dropout_prob", 0.0))
 
     def forward(self, x, mask):
         B, T, H = x.shape
         sh = lambda t: t.view(B, T, self.nh, self.hd).permute(0, 2, 1, 3)
         q, k, v = sh(self.query(x)), sh(self.key(x)), sh(self.value(x))
         s = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.hd) + mask
-        p = torch.softmax(s, dim=-1)
+        p = self.dropout(torch.softmax(s, dim=-1))
         return torch.matmul(p, v).permute(0, 2, 1, 3).reshape(B, T, H)
 
 
 class DenseLN(nn.Module):
-    def __init__(self, i, o, eps):
+    def __init__(self, i, o, eps, p=0.0):
         super().__init__()
         self.dense = nn.Linear(i, o)
         self.LayerNorm = nn.LayerNorm(o, eps=eps)
+        self.dropout = nn.Dropout(p)
 
     def forward(self, h, res):
-        return self.LayerNorm(self.dense(h) + res)
+        return self.LayerNorm(self.dropout(self.dense(h)) + res)
 
 
 class Attention(nn.Module):
     def __init__(self, c):
         super().__init__()
         setattr(self, "self", SelfAttn(c))
-        self.output = DenseLN(c["hidden_size"], c["hidden_size"], c["layer_norm_eps"])
+        self.output = DenseLN(c["hidden_size"], c["hidden_size"], c["layer_norm_eps"], c.get("hidden_dropout_prob", 0.0))
 
     def forward(self, x, mask):
         return self.output(getattr(self, "self")(x, mask), x)
@@ -119,7 +122,7 @@ class Layer(nn.Module):
         super().__init__()
         self.attention = Attention(c)
         self.intermediate = Intermediate(c)
-        self.output = DenseLN(c["intermediate_size"], c["hidden_size"], c["layer_norm_eps"])
+        self.output = DenseLN(c["intermediate_size"], c["hidden_size"], c["layer_norm_eps"], c.get("hidden_dropout_prob", 0.0))
 
     def forward(self, x, mask):
         a = self.attention(x, mask)
@@ -182,6 +185,7 @@ class Model(nn.Module):
         super().__init__()
         self.c, self.head = c, c["head"]
         H = c["hidden_size"]
+        self.drop = nn.Dropout(c.get("hidden_dropout_prob", 0.0))
         self.bert = Bert(c, pooler=self.head in ("sequence", "intent-slots", "base"))
         if self.head in ("token", "sequence"):
             self.classifier = nn.Linear(H, c["num_labels"])
@@ -197,10 +201,10 @@ class Model(nn.Module):
         x = self.bert(b["input_ids"], b["attention_mask"], b["token_type_ids"])
         c, h = self.c, self.head
         if h == "token":
-            logits = self.classifier(x)
+            logits = self.classifier(self.drop(x))
             return logits, F.cross_entropy(logits.view(-1, c["num_labels"]), b["labels"].view(-1), ignore_index=-100)
         if h == "sequence":
-            logits = self.classifier(self.bert.pooler(x))
+            logits = self.classifier(self.drop(self.bert.pooler(x)))
             return logits, F.cross_entropy(logits, b["labels"].view(-1))
         if h == "mlm":
             t = self.cls.predictions.transform
@@ -215,8 +219,8 @@ class Model(nn.Module):
             le = F.cross_entropy(e, b["end_positions"].view(-1).clamp(0, T), ignore_index=T)
             return s, (ls + le) / 2
         if h == "intent-slots":
-            il = self.intent_classifier(self.bert.pooler(x))
-            sl = self.slot_classifier(x)
+            il = self.intent_classifier(self.drop(self.bert.pooler(x)))
+            sl = self.slot_classifier(self.drop(x))
             loss = F.cross_entropy(il, b["labels"].view(-1)) + c.get("aux_loss_weight", 1.0) * F.cross_entropy(
                 sl.reshape(-1, c["num_labels_2"]), b["slot_labels"].view(-1), ignore_index=-100)
             return il, loss

@@ -8,6 +8,10 @@ set -euo pipefail
 need=()
 [ -f /usr/lib/x86_64-linux-gnu/cmake/Torch/TorchConfig.cmake ] || [ -f /usr/lib/aarch64-linux-gnu/cmake/Torch/TorchConfig.cmake ] || [ -n "${LIBTORCH:-}" ] || [ -n "${LIBTORCH_USE_PYTORCH:-}" ] || need+=(libtorch-dev)
 if [ "${ROOTS_SKIP_PYTHON_TORCH:-}" != 1 ] && ! /usr/bin/python3 -c 'import torch' >/dev/null 2>&1; then need+=(python3-torch); fi
+# fp32 matrix products go to the system BLAS; Debian's default reference BLAS is ~25x slower than
+# OpenBLAS (5 vs 130+ GFLOP/s measured here), so install OpenBLAS when no optimised BLAS is selected.
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
+case "$blas" in *openblas*|*blis*|*mkl*) ;; *) need+=(libopenblas0-pthread) ;; esac
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
