@@ -123,6 +123,7 @@ export interface NativeSelfTest {
   throwTorch(): number;
   failAsync(kind: 'torch' | 'std'): Promise<void>;
   sum(): number;
+  dropout(values: Float32Array, p: number, seed: number): Float32Array;
   dispose(): void;
   readonly disposed: boolean;
   readonly busy: boolean;

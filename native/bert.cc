@@ -1,4 +1,5 @@
 #include "bert.h"
+#include "dropout.h"
 
 #include <cmath>
 #include <limits>
@@ -7,6 +8,11 @@
 namespace roots {
 
 namespace {
+uint64_t SplitSeed(uint64_t seed, uint64_t site) {
+  uint64_t z = seed * 0x9e3779b97f4a7c15ULL + site + 1;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  return z ^ (z >> 27);
+}
 bool EndsWith(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
@@ -204,6 +210,11 @@ torch::Tensor Bert::act(const torch::Tensor& x) const {
   throw RootsException("ERR_CONFIG", "unsupported hidden_act '" + a + "' (expected gelu, gelu_new, relu, silu or tanh)");
 }
 
+torch::Tensor Bert::drop(const torch::Tensor& x, double p) {
+  // Each dropout site of a step gets its own stream: (step seed, site number).
+  return FastDropout(x, p, SplitSeed(dropoutSeed_, dropoutSite_++));
+}
+
 torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
   const auto& c = config_;
   const int64_t B = b.batch, T = b.seq, H = c.hidden_size, nh = c.num_attention_heads, hd = H / nh;
@@ -216,7 +227,7 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
   x = x + at::embedding(P("bert.embeddings.token_type_embeddings.weight"), b.token_type_ids);
   x = x + at::embedding(P("bert.embeddings.position_embeddings.weight"), positions);
   x = at::layer_norm(x, {H}, P("bert.embeddings.LayerNorm.weight"), P("bert.embeddings.LayerNorm.bias"), c.layer_norm_eps);
-  if (pd > 0) x = at::dropout(x, pd, true);
+  if (pd > 0) x = drop(x, pd);
 
   // The additive mask HF builds: 0 for real tokens, the lowest float for padding.
   auto mask = (1.0 - b.attention_mask.view({B, 1, 1, T}).to(torch::kFloat32)) * std::numeric_limits<float>::lowest();
@@ -227,8 +238,10 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
     torch::Tensor q, k, v;
     if (c.fused_qkv) {
       auto qkv = at::linear(x, P(l + "attention.self.qkv.weight"), P(l + "attention.self.qkv.bias"));
-      qkv = qkv.view({B, T, 3, nh, hd}).permute({2, 0, 3, 1, 4});
-      q = qkv[0]; k = qkv[1]; v = qkv[2];
+      // unbind, not three selects: its backward stacks the three gradients in one copy, where
+      // each select's backward would zero-fill and copy a tensor the size of all three.
+      auto parts = qkv.view({B, T, 3, nh, hd}).unbind(2);
+      q = parts[0].permute({0, 2, 1, 3}); k = parts[1].permute({0, 2, 1, 3}); v = parts[2].permute({0, 2, 1, 3});
     } else {
       auto heads = [&](const char* n) {
         return at::linear(x, P(l + "attention.self." + n + ".weight"), P(l + "attention.self." + n + ".bias"))
@@ -243,17 +256,17 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
 #else
     auto scores = at::matmul(q, k.transpose(-1, -2)) * scale;
     auto probs = at::softmax(scores + mask, -1);
-    if (pa > 0) probs = at::dropout(probs, pa, true);
+    if (pa > 0) probs = drop(probs, pa);
     ctx = at::matmul(probs, v);
 #endif
     ctx = ctx.permute({0, 2, 1, 3}).reshape({B, T, H});
     auto a = at::linear(ctx, P(l + "attention.output.dense.weight"), P(l + "attention.output.dense.bias"));
-    if (pd > 0) a = at::dropout(a, pd, true);
+    if (pd > 0) a = drop(a, pd);
     auto x1 = at::layer_norm(a + x, {H}, P(l + "attention.output.LayerNorm.weight"),
                              P(l + "attention.output.LayerNorm.bias"), c.layer_norm_eps);
     auto h = act(at::linear(x1, P(l + "intermediate.dense.weight"), P(l + "intermediate.dense.bias")));
     auto o = at::linear(h, P(l + "output.dense.weight"), P(l + "output.dense.bias"));
-    if (pd > 0) o = at::dropout(o, pd, true);
+    if (pd > 0) o = drop(o, pd);
     x = at::layer_norm(o + x1, {H}, P(l + "output.LayerNorm.weight"), P(l + "output.LayerNorm.bias"), c.layer_norm_eps);
   }
   (void)scale;
@@ -269,18 +282,18 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
   auto pooled = [&]() {
     return at::tanh(at::linear(x.select(1, 0), P("bert.pooler.dense.weight"), P("bert.pooler.dense.bias")));
   };
-  auto drop = [&](torch::Tensor t) { return pc > 0 ? at::dropout(t, pc, true) : t; };
+  auto dropc = [&](torch::Tensor t) { return pc > 0 ? drop(t, pc) : t; };
   const std::string& h = c.head;
   if (h == "base") {
     out.logits = x;
     out.logits2 = pooled();
   } else if (h == "token") {
-    out.logits = at::linear(drop(x), P("classifier.weight"), P("classifier.bias"));
+    out.logits = at::linear(dropc(x), P("classifier.weight"), P("classifier.bias"));
     if (b.labels.defined())
       out.loss = at::cross_entropy_loss(out.logits.reshape({B * T, c.num_labels}).to(torch::kFloat32),
                                         b.labels.reshape({B * T}), {}, at::Reduction::Mean, -100);
   } else if (h == "sequence") {
-    out.logits = at::linear(drop(pooled()), P("classifier.weight"), P("classifier.bias"));
+    out.logits = at::linear(dropc(pooled()), P("classifier.weight"), P("classifier.bias"));
     if (b.labels.defined()) {
       auto lg = out.logits.to(torch::kFloat32);
       if (c.problem_type == "regression")
@@ -324,8 +337,8 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
       out.loss = (ls + le) / 2;
     }
   } else if (h == "intent-slots") {
-    out.logits = at::linear(drop(pooled()), P("intent_classifier.weight"), P("intent_classifier.bias"));
-    out.logits2 = at::linear(drop(x), P("slot_classifier.weight"), P("slot_classifier.bias"));
+    out.logits = at::linear(dropc(pooled()), P("intent_classifier.weight"), P("intent_classifier.bias"));
+    out.logits2 = at::linear(dropc(x), P("slot_classifier.weight"), P("slot_classifier.bias"));
     if (b.labels.defined()) {
       out.loss = at::cross_entropy_loss(out.logits.to(torch::kFloat32), b.labels, {}, at::Reduction::Mean, -100);
       if (b.labels2.defined())
@@ -434,6 +447,8 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
   torch::AutoGradMode grad(true);
   // Dropout masks are a function of (seed, step): a resumed run draws the same masks.
   torch::manual_seed(rngSeed);
+  dropoutSeed_ = rngSeed;
+  dropoutSite_ = 0;
   zeroGrad();
   const double n = static_cast<double>(micro.size());
   double total = 0;
@@ -451,7 +466,7 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
   r.loss = total;
   torch::NoGradGuard ng;
   double sq = 0;
-  for (auto& g : groups_) sq += g.grad.pow(2).sum().item<double>();
+  for (auto& g : groups_) sq += at::dot(g.grad, g.grad).item<double>();  // one pass, no temporary
   r.grad_norm = std::sqrt(sq);
   if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
     r.skipped = true;

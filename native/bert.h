@@ -132,6 +132,7 @@ class Bert {
   torch::Tensor P(const std::string& name) const;
   torch::Tensor encoder(const BatchTensors& b, bool train);
   torch::Tensor act(const torch::Tensor& x) const;
+  torch::Tensor drop(const torch::Tensor& x, double p);
 
   BertConfig config_;
   torch::Device device_;
@@ -143,6 +144,7 @@ class Bert {
   std::map<std::string, size_t> namedIndex_;
   std::map<std::string, std::pair<size_t, std::pair<int64_t, int64_t>>> namedToLeaf_;  // name -> (leaf, [row0, rows))
   int64_t step_ = 0;
+  uint64_t dropoutSeed_ = 0, dropoutSite_ = 0;
   // Pending parameter shapes before allocate().
   struct Spec { std::string name; std::vector<int64_t> shape; bool decay; };
   std::vector<Spec> specs_;

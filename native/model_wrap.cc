@@ -1,6 +1,7 @@
 // Model: the JS-visible BERT engine object. All tensors live inside it; batches come in as
 // Int32Arrays, results go out as numbers and Float32Arrays. One async job at a time.
 #include <fstream>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <sys/stat.h>
 
 #include "bert.h"
@@ -301,6 +302,10 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return Run(env, "roots.model.trainStep",
       [model, micro, lr, maxGradNorm, opt, seed, res] {
         for (auto& b : *micro) ToDevice(b, model->device());
+        // ROOTS_PROFILE=trace.json records one step as a chrome trace (for performance work).
+        static const char* profile = std::getenv("ROOTS_PROFILE");
+        std::unique_ptr<torch::autograd::profiler::RecordProfile> rec;
+        if (profile && model->optimizerStep() == 3) rec = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(profile));
         *res = model->trainStep(*micro, lr, maxGradNorm, opt, seed);
       },
       [res, model](Napi::Env env) -> Napi::Value {

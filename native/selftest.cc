@@ -1,6 +1,7 @@
 // SelfTest: a small disposable native object used by `roots info --check` and by the lifecycle tests
 // (dispose, busy, liveness, errors). It exercises the same Job/dispose machinery as the models.
 #include "common.h"
+#include "dropout.h"
 
 #include <chrono>
 
@@ -14,6 +15,7 @@ class SelfTestWrap : public Napi::ObjectWrap<SelfTestWrap> {
                         InstanceMethod("throwTorch", &SelfTestWrap::ThrowTorch),
                         InstanceMethod("failAsync", &SelfTestWrap::FailAsync),
                         InstanceMethod("sum", &SelfTestWrap::Sum),
+                        InstanceMethod("dropout", &SelfTestWrap::Dropout),
                         InstanceMethod("dispose", &SelfTestWrap::Dispose),
                         InstanceAccessor("disposed", &SelfTestWrap::Disposed, nullptr),
                         InstanceAccessor("busy", &SelfTestWrap::Busy, nullptr)});
@@ -93,6 +95,16 @@ class SelfTestWrap : public Napi::ObjectWrap<SelfTestWrap> {
         },
         nullptr, [this] { busy_ = false; if (disposePending_) { disposePending_ = false; Release(Env()); } },
         Value());
+  }
+
+  // dropout(values, p, seed): the engine's training-mode dropout applied to `values` (for tests).
+  Napi::Value Dropout(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Check(env);
+    auto x = CopyFloat32Array(env, info[0], "values", -1);
+    double p = ArgNumber(info, 1, "p");
+    auto seed = static_cast<uint64_t>(ArgNumber(info, 2, "seed"));
+    return CallGuarded(env, [&]() -> Napi::Value { torch::NoGradGuard g; return ToFloat32Array(env, FastDropout(x, p, seed)); });
   }
 
   Napi::Value Sum(const Napi::CallbackInfo& info) {

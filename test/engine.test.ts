@@ -244,3 +244,24 @@ test('bad checkpoints are clear errors and leave the model untouched', async (t)
     m.dispose();
   } finally { dir.cleanup(); }
 });
+
+test('dropout: keeps 1-p of the values, scales them by 1/(1-p), same seed same mask', () => {
+  const st = new (native().SelfTest)(4);
+  try {
+    const n = 200_000, p = 0.1;
+    const x = new Float32Array(n).fill(2);
+    const a = st.dropout(x, p, 7), b = st.dropout(x, p, 7), c = st.dropout(x, p, 8);
+    let kept = 0;
+    for (const v of a) {
+      if (v !== 0) { kept++; assert.ok(Math.abs(v - 2 / (1 - p)) < 1e-6); }
+    }
+    const sd = Math.sqrt(n * p * (1 - p));
+    assert.ok(Math.abs(kept - n * (1 - p)) < 5 * sd, `kept ${kept} of ${n}`);
+    assert.deepEqual(a, b);
+    assert.notDeepEqual(a, c);
+    // Neighbouring elements are independent: P(both dropped) ~ p^2.
+    let both = 0;
+    for (let i = 0; i + 1 < n; i += 2) if (a[i] === 0 && a[i + 1] === 0) both++;
+    assert.ok(Math.abs(both - (n / 2) * p * p) < 5 * Math.sqrt((n / 2) * p * p), `pairs dropped together: ${both}`);
+  } finally { st.dispose(); }
+});
