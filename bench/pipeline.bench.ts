@@ -94,12 +94,35 @@ async function main(): Promise<void> {
   console.log(`  pipeline warm word cache             ${fmt(r.pipelineWarm)}  ${ratio(r.pipelineWarm)}`);
   console.log(`  collation only (epochs after first)  ${fmt(r.collationOnly)}  ${ratio(r.collationOnly)}`);
   console.log(`  raw text + offsets, cold cache       ${fmt(r.textWithOffsetsCold)}  ${ratio(r.textWithOffsetsCold)}`);
-  // ------------------------------------------------------------------------------------------
-  // TRAINING-STEP COMPARISON (to be added once the native engine exists): measure the samples/s
-  // the train step consumes on batches from this pipeline in the same run, and print
-  // `r.collationOnly / stepRate` (and `r.pipelineCold / stepRate` for the first epoch): the
-  // pipeline must never starve the model (ratio well above 1).
-  // ------------------------------------------------------------------------------------------
+  // The training step's consumption rate on batches from this pipeline, in the same run: the
+  // pipeline must never starve the model (aim: >= 20x in the first epoch, more after).
+  const step = await measureStepRate();
+  console.log(`training step (H=256 L=4, ${step.precision}) consumes ${fmt(step.rate)} sentences/s on these batches`);
+  console.log(`  pipeline cold / step: ${(r.pipelineCold / step.rate).toFixed(0)}x; collation only / step: ${(r.collationOnly / step.rate).toFixed(0)}x`);
+}
+
+/** Sentences per second the native training step consumes on shuffled CoNLL-2003 batches. */
+async function measureStepRate(): Promise<{ rate: number; precision: 'fp32' | 'bf16' }> {
+  const { BertForTokenClassification } = await import('../lib/models/bert.js');
+  const { info } = await import('../lib/info.js');
+  const tokenizer = await Tokenizer.fromPretrained(data('vocab/bert-base-cased'), { doLowerCase: false });
+  const train = await readConll(data('ner/conll2003/eng.train'));
+  const labels = LabelVocab.fromTags(train.map((s) => s.tags));
+  const features = tokenClassificationFeatures(tokenizer, train, labels, { maxLength: 128 });
+  const precision = info().bf16 ? 'bf16' : 'fp32';
+  const model = BertForTokenClassification.fromConfig(
+    { vocab_size: tokenizer.vocabSize, hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024 },
+    { labels: labels.labels, precision, seed: 1 });
+  let rows = 0, steps = 0, t0 = 0;
+  for await (const batch of new DataLoader(features, { batchSize: 32, tokenizer, shuffle: true, seed: 1, padToMultipleOf: 8 })) {
+    if (steps === 2) { t0 = performance.now(); rows = 0; }
+    await model.trainStep(batch, { learningRate: 5e-5 });
+    rows += batch.batchSize;
+    if (++steps === 22) break;
+  }
+  const rate = rows / ((performance.now() - t0) / 1000);
+  model.dispose();
+  return { rate, precision };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
