@@ -19,9 +19,9 @@ export type Precision = 'fp32' | 'bf16';
 
 export interface FromPretrainedOptions {
   /** Label names for a classification head (overrides config.json's id2label). */
-  labels?: string[];
+  labels?: readonly string[];
   /** Slot label names (intent-slots). */
-  slotLabels?: string[];
+  slotLabels?: readonly string[];
   device?: Device;
   precision?: Precision;
   /** Seed of the fresh initialisation (weights the checkpoint lacks). */

@@ -112,7 +112,7 @@ export function labelsOf(c: BertConfig, key: 'id2label' | 'slot_id2label' = 'id2
 }
 
 /** Writes id2label / label2id in Hugging Face's form. */
-export function withLabels(c: BertConfig, labels: string[], key: 'id2label' | 'slot_id2label' = 'id2label'): BertConfig {
+export function withLabels(c: BertConfig, labels: readonly string[], key: 'id2label' | 'slot_id2label' = 'id2label'): BertConfig {
   const id2label: Record<string, string> = {};
   const label2id: Record<string, number> = {};
   labels.forEach((l, i) => { id2label[String(i)] = l; label2id[l] = i; });
