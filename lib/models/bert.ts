@@ -105,6 +105,9 @@ export function resolveDevice(d: Device | undefined): string {
   return d;
 }
 
+/** A model class as a value (`BertForTokenClassification`), for the static factories' `this`. */
+export interface ModelClass<T extends BertPreTrainedModel> { readonly head: Head; readonly prototype: T }
+
 export class BertPreTrainedModel {
   /** The head this class builds; subclasses set it. */
   static readonly head: Head = 'base';
@@ -146,7 +149,7 @@ export class BertPreTrainedModel {
   }
 
   /** A fresh model (HF's _init_weights) from a config object. */
-  static fromConfig<T extends BertPreTrainedModel>(this: { new (...a: never[]): T; head: Head }, config: Partial<BertConfig>, options: FromPretrainedOptions = {}): T {
+  static fromConfig<T extends BertPreTrainedModel>(this: ModelClass<T>, config: Partial<BertConfig>, options: FromPretrainedOptions = {}): T {
     const cfg = prepareConfig(normalizeConfig({ ...config, ...options.config }), this.head, options);
     const Ctor = this as unknown as new (c: BertConfig, h: Head, d: string, s: number) => T;
     const m = new Ctor(cfg, this.head, resolveDevice(options.device), options.seed ?? 42);
@@ -159,7 +162,7 @@ export class BertPreTrainedModel {
    * A folder with a config and no weights starts from a fresh initialisation. Weights the
    * checkpoint lacks (a new head) are initialised fresh and reported in `loadReport`.
    */
-  static async fromPretrained<T extends BertPreTrainedModel>(this: { new (...a: never[]): T; head: Head }, dir: string, options: FromPretrainedOptions = {}): Promise<T> {
+  static async fromPretrained<T extends BertPreTrainedModel>(this: ModelClass<T>, dir: string, options: FromPretrainedOptions = {}): Promise<T> {
     const raw = await readConfig(dir);
     const cfg = prepareConfig(normalizeConfig({ ...raw, ...options.config }, join(dir, 'config.json')), this.head, options);
     const Ctor = this as unknown as new (c: BertConfig, h: Head, d: string, s: number) => T;

@@ -1,0 +1,1 @@
+export function findTorchPython(): { exe: string; torchVersion: string } | null;
