@@ -48,6 +48,8 @@ export interface NativeModelConfig {
   aux_loss_weight?: number;
   problem_type?: 'single_label_classification' | 'multi_label_classification' | 'regression';
   fused_qkv?: number;
+  /** Per-class loss weights (sequence/token/intent heads; pos_weight for multi-label). */
+  class_weights?: number[];
   seed?: number;
 }
 

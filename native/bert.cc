@@ -58,6 +58,9 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
     addParam("bert.pooler.dense.weight", {H, H}, true);
     addParam("bert.pooler.dense.bias", {H}, false);
   }
+  if (!c.class_weights.empty() && static_cast<int64_t>(c.class_weights.size()) != c.num_labels)
+    throw RootsException("ERR_CONFIG", "class_weights has " + std::to_string(c.class_weights.size()) + " entries but there are " +
+                                           std::to_string(c.num_labels) + " labels");
   if (h == "token" || h == "sequence") {
     if (c.num_labels < 1) throw RootsException("ERR_CONFIG", "num_labels must be at least 1");
     addParam("classifier.weight", {c.num_labels, H}, true);
@@ -273,6 +276,11 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
   return x;
 }
 
+torch::Tensor Bert::classWeights() const {
+  if (config_.class_weights.empty()) return {};
+  return torch::tensor(config_.class_weights, torch::TensorOptions().dtype(torch::kFloat64)).to(device_, torch::kFloat32);
+}
+
 ForwardOut Bert::forward(const BatchTensors& b, bool train) {
   const auto& c = config_;
   const int64_t B = b.batch, T = b.seq, H = c.hidden_size;
@@ -284,6 +292,7 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
   };
   auto dropc = [&](torch::Tensor t) { return pc > 0 ? drop(t, pc) : t; };
   const std::string& h = c.head;
+  const torch::Tensor cw = classWeights();
   if (h == "base") {
     out.logits = x;
     out.logits2 = pooled();
@@ -291,7 +300,7 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
     out.logits = at::linear(dropc(x), P("classifier.weight"), P("classifier.bias"));
     if (b.labels.defined())
       out.loss = at::cross_entropy_loss(out.logits.reshape({B * T, c.num_labels}).to(torch::kFloat32),
-                                        b.labels.reshape({B * T}), {}, at::Reduction::Mean, -100);
+                                        b.labels.reshape({B * T}), cw, at::Reduction::Mean, -100);
   } else if (h == "sequence") {
     out.logits = at::linear(dropc(pooled()), P("classifier.weight"), P("classifier.bias"));
     if (b.labels.defined()) {
@@ -299,9 +308,9 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
       if (c.problem_type == "regression")
         out.loss = at::mse_loss(c.num_labels == 1 ? lg.squeeze(-1) : lg, b.labels.to(torch::kFloat32));
       else if (c.problem_type == "multi_label_classification")
-        out.loss = at::binary_cross_entropy_with_logits(lg, b.labels.to(torch::kFloat32));
+        out.loss = at::binary_cross_entropy_with_logits(lg, b.labels.to(torch::kFloat32), {}, cw);  // cw = pos_weight
       else
-        out.loss = at::cross_entropy_loss(lg, b.labels, {}, at::Reduction::Mean, -100);
+        out.loss = at::cross_entropy_loss(lg, b.labels, cw, at::Reduction::Mean, -100);
     }
   } else if (h == "mlm") {
     auto transform = [&](const torch::Tensor& t) {
@@ -340,7 +349,7 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
     out.logits = at::linear(dropc(pooled()), P("intent_classifier.weight"), P("intent_classifier.bias"));
     out.logits2 = at::linear(dropc(x), P("slot_classifier.weight"), P("slot_classifier.bias"));
     if (b.labels.defined()) {
-      out.loss = at::cross_entropy_loss(out.logits.to(torch::kFloat32), b.labels, {}, at::Reduction::Mean, -100);
+      out.loss = at::cross_entropy_loss(out.logits.to(torch::kFloat32), b.labels, cw, at::Reduction::Mean, -100);
       if (b.labels2.defined())
         out.loss = out.loss + c.aux_loss_weight * at::cross_entropy_loss(
                                    out.logits2.reshape({B * T, c.num_labels_2}).to(torch::kFloat32),

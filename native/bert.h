@@ -32,6 +32,7 @@ struct BertConfig {
   int64_t num_labels_2 = 0;            // intent-slots: the number of slot labels
   double aux_loss_weight = 1.0;        // intent-slots: loss = intent + weight * slots
   std::string problem_type = "single_label_classification";  // or multi_label_classification, regression
+  std::vector<double> class_weights;  // per-class loss weights (imbalanced data); empty: none
   bool fused_qkv = true;               // one [3H, H] projection; checkpoints keep HF's three names
   uint64_t seed = 42;                  // fresh initialisation
 };
@@ -133,6 +134,7 @@ class Bert {
   torch::Tensor encoder(const BatchTensors& b, bool train);
   torch::Tensor act(const torch::Tensor& x) const;
   torch::Tensor drop(const torch::Tensor& x, double p);
+  torch::Tensor classWeights() const;  // undefined when none
 
   BertConfig config_;
   torch::Device device_;

@@ -64,6 +64,16 @@ BertConfig ParseConfig(Napi::Object o) {
   c.aux_loss_weight = GetNum(o, "aux_loss_weight", 1.0);
   c.problem_type = GetStr(o, "problem_type", c.problem_type);
   c.fused_qkv = GetInt(o, "fused_qkv", 1) != 0;
+  Napi::Value cw = o.Get("class_weights");
+  if (cw.IsArray()) {
+    auto a = cw.As<Napi::Array>();
+    for (uint32_t i = 0; i < a.Length(); i++) {
+      Napi::Value v = a.Get(i);
+      if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() >= 0))
+        throw MakeError(o.Env(), "ERR_CONFIG", "class_weights must be non-negative numbers");
+      c.class_weights.push_back(v.As<Napi::Number>().DoubleValue());
+    }
+  }
   c.seed = static_cast<uint64_t>(GetNum(o, "seed", 42));
   for (auto* p : {&c.vocab_size, &c.hidden_size, &c.num_hidden_layers, &c.num_attention_heads, &c.intermediate_size,
                   &c.max_position_embeddings, &c.type_vocab_size})

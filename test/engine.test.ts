@@ -265,3 +265,22 @@ test('dropout: keeps 1-p of the values, scales them by 1/(1-p), same seed same m
     assert.ok(Math.abs(both - (n / 2) * p * p) < 5 * Math.sqrt((n / 2) * p * p), `pairs dropped together: ${both}`);
   } finally { st.dispose(); }
 });
+
+test('class weights: the loss is the weighted mean cross-entropy (as torch.nn.CrossEntropyLoss(weight))', async () => {
+  const weights = [1, 4, 0.5];
+  const m = BertForSequenceClassification.fromConfig({ ...small, class_weights: weights }, { labels: ['a', 'b', 'c'], seed: 2 });
+  const b = batchOf(rng(9), 4, 6, 50, 3);
+  b.labels = new Int32Array([0, 1, 2, 1]);
+  const out = await m.forward(b);
+  let num = 0, den = 0;
+  for (let r = 0; r < 4; r++) {
+    const row = Array.from(out.logits.slice(r * 3, r * 3 + 3));
+    const lse = Math.log(row.reduce((s, v) => s + Math.exp(v), 0));
+    const y = b.labels[r];
+    num += weights[y] * (lse - row[y]);
+    den += weights[y];
+  }
+  assert.ok(Math.abs(out.loss! - num / den) < 1e-5, `${out.loss} vs ${num / den}`);
+  m.dispose();
+  assert.throws(() => BertForSequenceClassification.fromConfig({ ...small, class_weights: [1, 2] }, { labels: ['a', 'b', 'c'] }), /class_weights has 2 entries but there are 3 labels/);
+});

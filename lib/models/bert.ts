@@ -143,6 +143,7 @@ export class BertPreTrainedModel {
       num_labels_2: slots?.length ?? 0,
       aux_loss_weight: config.slot_loss_weight ?? 1,
       problem_type: config.problem_type ?? 'single_label_classification',
+      class_weights: config.class_weights,
       seed,
     };
     this.nm = callSync(() => new (native().Model)(nc, device));

@@ -31,6 +31,8 @@ export interface BertConfig {
   /** roots: the second label set of a joint intent + slot model (the slots). */
   slot_id2label?: Record<string, string>;
   slot_loss_weight?: number;
+  /** roots: per-class loss weights for imbalanced data (pos_weight for multi-label). */
+  class_weights?: number[];
   [key: string]: unknown;
 }
 
