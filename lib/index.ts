@@ -3,8 +3,8 @@ export { RootsError, TorchError } from './errors.js';
 export type { RootsErrorCode } from './errors.js';
 export type { Batch } from './batch.js';
 export { IGNORE_INDEX } from './batch.js';
-export { info, setNumThreads, formatInfo } from './info.js';
-export type { RootsInfo } from './info.js';
+export { info, setNumThreads, formatInfo, cudaMemory, resetCudaPeakMemory, synchronize } from './info.js';
+export type { RootsInfo, CudaMemory } from './info.js';
 export {
   BertPreTrainedModel, BertModel, BertForTokenClassification, BertForSequenceClassification, BertForMaskedLM,
   BertForQuestionAnswering, BertForIntentAndSlots, freezePatterns,
@@ -20,3 +20,9 @@ export * from './metrics/index.js';
 export { Tokenizer, parseVocab, bertTokenizerJson } from './tokenizer.js';
 export type { Encoding, EncodeOptions, DecodeOptions, TokenizerLoadOptions, TruncationStrategy, PaddingStrategy, SpecialTokens } from './tokenizer.js';
 export * from './data/index.js';
+export * from './trainer/index.js';
+export * from './tasks/index.js';
+export * from './pipelines/index.js';
+export { CorpusGenerator, generateCorpus, toConll, writeConll } from './demo/corpus.js';
+export { buildVocab } from './demo/vocab.js';
+export type { VocabOptions } from './demo/vocab.js';

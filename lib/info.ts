@@ -3,14 +3,19 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { expectPositiveInt } from './errors.js';
+import { RootsError, expectPositiveInt } from './errors.js';
 import { callSync, native } from './native.js';
 
 export interface RootsInfo {
   version: string;
   node: string;
   torch: { version: string; cuda: boolean; mkldnn: boolean; openmp: boolean; mkl: boolean };
-  cuda: { available: boolean; devices: { index: number; name: string; memoryGiB: number; computeCapability: string; bf16: boolean }[] };
+  cuda: {
+    available: boolean;
+    devices: { index: number; name: string; memoryGiB: number; computeCapability: string; bf16: boolean }[];
+    /** {@link cudaMemory} has counters (the addon was built with the CUDA headers). */
+    memoryStats: boolean;
+  };
   cpu: { model: string; logicalCores: number; bf16: boolean; amx: boolean; avx512: boolean };
   threads: { intraOp: number; interOp: number };
   /** bf16 autocast is worth using: CPU with native bf16 instructions, or a CUDA device of compute capability >= 8. */
@@ -41,7 +46,7 @@ export function info(): RootsInfo {
     version: packageVersion(),
     node: process.versions.node,
     torch: { version: n.torchVersion, cuda: n.builtWithCuda, mkldnn: n.mkldnn, openmp: n.openmp, mkl: n.mkl },
-    cuda: { available: n.cudaAvailable, devices },
+    cuda: { available: n.cudaAvailable, devices, memoryStats: n.cudaAvailable && n.cudaMemoryStats },
     cpu: { model: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length, bf16: cpuBf16, amx: flags.has('amx_bf16'), avx512: flags.has('avx512f') },
     threads: { intraOp: n.numThreads, interOp: n.numInteropThreads },
     bf16: n.cudaAvailable ? devices.some((d) => d.bf16) : cpuBf16 && n.mkldnn,
@@ -52,6 +57,56 @@ export function info(): RootsInfo {
 export function setNumThreads(n: number): void {
   expectPositiveInt('numThreads', n);
   callSync(() => native().setNumThreads(n));
+}
+
+/** GPU memory of the CUDA caching allocator, in bytes; peaks count from the last {@link resetCudaPeakMemory}. */
+export interface CudaMemory {
+  allocatedBytes: number;
+  peakAllocatedBytes: number;
+  reservedBytes: number;
+  peakReservedBytes: number;
+}
+
+/** A CUDA device index from a number or a device string ('cuda' is 0, 'cuda:1' is 1); null for 'cpu'. */
+function cudaIndex(device: number | string): number | null {
+  if (typeof device === 'number') {
+    expectNonNegativeInt(device);
+    return device;
+  }
+  if (device === 'cpu') return null;
+  const m = /^cuda(?::(\d+))?$/.exec(device);
+  if (!m) throw new RootsError('ERR_INVALID_ARG', `Expected a device index, 'cpu', 'cuda' or 'cuda:N' but received ${JSON.stringify(device)}`);
+  return m[1] === undefined ? 0 : Number(m[1]);
+}
+
+function expectNonNegativeInt(n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new RootsError('ERR_INVALID_ARG', `Expected a non-negative integer device index but received ${n}`);
+}
+
+/**
+ * The CUDA caching allocator's memory counters for a device (default 0, or a model's `device`):
+ * null on CPU, without CUDA, or in a build without the CUDA headers (`info().cuda.memoryStats`).
+ */
+export function cudaMemory(device: number | string = 0): CudaMemory | null {
+  const i = cudaIndex(device);
+  if (i === null) return null;
+  const m = callSync(() => native().cudaMemory(i));
+  return m && { allocatedBytes: m.allocated, peakAllocatedBytes: m.peakAllocated, reservedBytes: m.reserved, peakReservedBytes: m.peakReserved };
+}
+
+/** Restarts the peak counters of {@link cudaMemory} from the current values; a no-op without CUDA. */
+export function resetCudaPeakMemory(device: number | string = 0): void {
+  const i = cudaIndex(device);
+  if (i !== null) callSync(() => native().resetCudaPeakMemory(i));
+}
+
+/**
+ * Waits until the work queued on a CUDA device has finished (for timing: a model's calls resolve
+ * when their results are on the host, but this also covers anything still queued). A no-op on CPU.
+ */
+export function synchronize(device: number | string = 0): void {
+  const i = cudaIndex(device);
+  if (i !== null) callSync(() => native().cudaSynchronize(i));
 }
 
 export function formatInfo(i: RootsInfo): string {

@@ -16,6 +16,8 @@ export interface NativeInfo {
   builtWithCuda: boolean;
   cudaAvailable: boolean;
   cudaDevices: { index: number; name: string; totalMemory: number; computeCapability: string; bf16: boolean }[];
+  /** cudaMemory() has counters (built with the CUDA headers). */
+  cudaMemoryStats: boolean;
   mkldnn: boolean;
   mkl: boolean;
   openmp: boolean;
@@ -131,8 +133,21 @@ export interface NativeSelfTest {
   readonly busy: boolean;
 }
 
+/** The CUDA caching allocator's counters for one device, in bytes (peaks since the last reset). */
+export interface NativeCudaMemory {
+  allocated: number;
+  peakAllocated: number;
+  reserved: number;
+  peakReserved: number;
+}
+
 export interface NativeBinding {
   info(): NativeInfo;
+  /** null without CUDA, or in a build without the CUDA headers. */
+  cudaMemory(device?: number): NativeCudaMemory | null;
+  resetCudaPeakMemory(device?: number): void;
+  /** Waits for the work queued on a CUDA device; a no-op without CUDA. */
+  cudaSynchronize(device?: number): void;
   setNumThreads(n: number): void;
   liveObjects(): { models: number; selfTests: number; jobs: number };
   Model: new (config: NativeModelConfig, device: string) => NativeModel;

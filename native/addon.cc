@@ -15,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     int n = static_cast<int>(std::thread::hardware_concurrency());
     if (const char* s = std::getenv("ROOTS_NUM_THREADS")) n = std::atoi(s);
     if (n > 0) at::set_num_threads(n);
+    InstallCpuAllocator();
   }
   InitInfo(env, exports);
   InitSelfTest(env, exports);

@@ -16,10 +16,24 @@ uint64_t SplitSeed(uint64_t seed, uint64_t site) {
 bool EndsWith(const std::string& s, const std::string& suf) {
   return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
 }
+// A kernel choice from the environment (benchmarks and tests measure one against another).
+std::string EnvChoice(const char* name, const std::string& def, std::initializer_list<const char*> allowed) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return def;
+  std::string list;
+  for (const char* a : allowed) {
+    if (std::string(v) == a) return v;
+    list += (list.empty() ? "" : ", ") + std::string(a);
+  }
+  throw RootsException("ERR_CONFIG", std::string(name) + "=" + v + " (expected " + list + ")");
+}
 }  // namespace
 
 Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), device_(device) {
   const auto& c = config_;
+  attention_ = EnvChoice("ROOTS_ATTENTION", "sdpa", {"sdpa", "math"});
+  adamw_ = EnvChoice("ROOTS_ADAMW", "fused", {"fused", "foreach"});
+  deviceStep_ = EnvChoice("ROOTS_STEP_PATH", "auto", {"auto", "device"}) == "device";
   if (c.hidden_size % c.num_attention_heads != 0)
     throw RootsException("ERR_CONFIG", "hidden_size (" + std::to_string(c.hidden_size) +
                                            ") is not a multiple of num_attention_heads (" +
@@ -232,8 +246,9 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
   x = at::layer_norm(x, {H}, P("bert.embeddings.LayerNorm.weight"), P("bert.embeddings.LayerNorm.bias"), c.layer_norm_eps);
   if (pd > 0) x = drop(x, pd);
 
-  // The additive mask HF builds: 0 for real tokens, the lowest float for padding.
-  auto mask = (1.0 - b.attention_mask.view({B, 1, 1, T}).to(torch::kFloat32)) * std::numeric_limits<float>::lowest();
+  // The additive mask HF builds: 0 for real tokens, the lowest float for padding (made once, in
+  // the dtype the attention runs in).
+  torch::Tensor mask, sdpaMask;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
 
   for (int64_t i = 0; i < c.num_hidden_layers; i++) {
@@ -253,15 +268,26 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
       q = heads("query"); k = heads("key"); v = heads("value");
     }
     torch::Tensor ctx;
+    bool fusedAttention = false;
 #if ROOTS_TORCH_AT_LEAST(2, 1)
-    // Fused attention (flash / memory-efficient kernels on CUDA) with the padding mask.
-    ctx = at::scaled_dot_product_attention(q, k, v, mask.to(q.scalar_type()), pa, false);
-#else
-    auto scores = at::matmul(q, k.transpose(-1, -2)) * scale;
-    auto probs = at::softmax(scores + mask, -1);
-    if (pa > 0) probs = drop(probs, pa);
-    ctx = at::matmul(probs, v);
+    // Fused attention (memory-efficient / cuDNN kernels on CUDA) with the padding mask. -1e30, not
+    // the lowest float: that rounds to -inf in bf16 (the softmax is the same, exp underflows to 0).
+    // A batch without padding (counted on the host) needs no mask, which lets CUDA pick the flash kernel.
+    fusedAttention = attention_ == "sdpa";
+    if (fusedAttention && b.tokens == B * T) {
+      ctx = at::scaled_dot_product_attention(q, k, v, {}, pa, false);
+    } else if (fusedAttention) {
+      if (!sdpaMask.defined()) sdpaMask = (1.0 - b.attention_mask.view({B, 1, 1, T}).to(q.scalar_type())) * -1e30;
+      ctx = at::scaled_dot_product_attention(q, k, v, sdpaMask, pa, false);
+    }
 #endif
+    if (!fusedAttention) {
+      if (!mask.defined()) mask = (1.0 - b.attention_mask.view({B, 1, 1, T}).to(torch::kFloat32)) * std::numeric_limits<float>::lowest();
+      auto scores = at::matmul(q, k.transpose(-1, -2)) * scale;
+      auto probs = at::softmax(scores + mask, -1);
+      if (pa > 0) probs = drop(probs, pa);
+      ctx = at::matmul(probs, v);
+    }
     ctx = ctx.permute({0, 2, 1, 3}).reshape({B, T, H});
     auto a = at::linear(ctx, P(l + "attention.output.dense.weight"), P(l + "attention.output.dense.bias"));
     if (pd > 0) a = drop(a, pd);
@@ -278,7 +304,10 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
 
 torch::Tensor Bert::classWeights() const {
   if (config_.class_weights.empty()) return {};
-  return torch::tensor(config_.class_weights, torch::TensorOptions().dtype(torch::kFloat64)).to(device_, torch::kFloat32);
+  // Made once: a host-to-device copy per step would stall a CUDA stream.
+  if (!classWeights_.defined())
+    classWeights_ = torch::tensor(config_.class_weights, torch::TensorOptions().dtype(torch::kFloat64)).to(device_, torch::kFloat32);
+  return classWeights_;
 }
 
 ForwardOut Bert::forward(const BatchTensors& b, bool train) {
@@ -447,6 +476,16 @@ void FusedAdamWCpu(float* p, const float* g, float* m, float* v, int64_t n, floa
     }
   });
 }
+
+// The same update with tensor ops (any device): five passes over memory instead of one.
+void ElementwiseAdamW(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, torch::Tensor& v, double lr,
+                      double wd, const AdamWOptions& opt, double bc1, double bc2) {
+  if (wd != 0) p.mul_(1.0 - lr * wd);
+  m.mul_(opt.beta1).add_(g, 1.0 - opt.beta1);
+  v.mul_(opt.beta2).addcmul_(g, g, 1.0 - opt.beta2);
+  auto denom = (v.sqrt() / std::sqrt(bc2)).add_(opt.eps);
+  p.addcdiv_(m, denom, -lr / bc1);
+}
 }  // namespace
 
 StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
@@ -459,6 +498,7 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
   dropoutSeed_ = rngSeed;
   dropoutSite_ = 0;
   zeroGrad();
+  if (!device_.is_cpu() || deviceStep_) return trainStepDevice(micro, lr, maxGradNorm, opt);
   const double n = static_cast<double>(micro.size());
   double total = 0;
   for (const auto& mb : micro) {
@@ -470,7 +510,7 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
     if (!loss.defined()) throw RootsException("ERR_INVALID_ARG", "trainStep needs labels for the " + config_.head + " head");
     (loss / n).backward();
     total += loss.item<double>() / n;
-    r.tokens += mb.attention_mask.sum().item<int64_t>();
+    r.tokens += mb.tokens >= 0 ? mb.tokens : mb.attention_mask.sum().item<int64_t>();
   }
   r.loss = total;
   torch::NoGradGuard ng;
@@ -499,18 +539,103 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
       auto gr = g.grad.narrow(0, run.offset, run.numel);
       auto m = g.exp_avg.narrow(0, run.offset, run.numel);
       auto v = g.exp_avg_sq.narrow(0, run.offset, run.numel);
-      if (device_.is_cpu()) {
-        FusedAdamWCpu(p.data_ptr<float>(), gr.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(),
-                      run.numel, static_cast<float>(lr), static_cast<float>(wd), static_cast<float>(opt.beta1),
-                      static_cast<float>(opt.beta2), static_cast<float>(opt.eps), static_cast<float>(bc1),
-                      static_cast<float>(std::sqrt(bc2)));
-      } else {
-        if (wd != 0) p.mul_(1.0 - lr * wd);
-        m.mul_(opt.beta1).add_(gr, 1.0 - opt.beta1);
-        v.mul_(opt.beta2).addcmul_(gr, gr, 1.0 - opt.beta2);
-        auto denom = (v.sqrt() / std::sqrt(bc2)).add_(opt.eps);
-        p.addcdiv_(m, denom, -lr / bc1);
+      FusedAdamWCpu(p.data_ptr<float>(), gr.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(),
+                    run.numel, static_cast<float>(lr), static_cast<float>(wd), static_cast<float>(opt.beta1),
+                    static_cast<float>(opt.beta2), static_cast<float>(opt.eps), static_cast<float>(bc1),
+                    static_cast<float>(std::sqrt(bc2)));
+    }
+  }
+  return r;
+}
+
+StepResult Bert::trainStepDevice(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
+                                 const AdamWOptions& opt) {
+  // Nothing here waits for the device until the one copy of (loss, grad norm) to the host: the
+  // host queues forward, backward and (fused) update back to back. Gradients are zeroed already.
+  StepResult r;
+  const double n = static_cast<double>(micro.size());
+  torch::Tensor total;
+  for (const auto& mb : micro) {
+    torch::Tensor loss;
+    {
+      AutocastGuard ac(precision_ == "bf16", device_.type());
+      loss = forward(mb, true).loss;
+    }
+    if (!loss.defined()) throw RootsException("ERR_INVALID_ARG", "trainStep needs labels for the " + config_.head + " head");
+    (loss / n).backward();
+    auto part = loss.detach().to(torch::kFloat32) / n;
+    total = total.defined() ? total + part : part;
+    r.tokens += mb.tokens >= 0 ? mb.tokens : mb.attention_mask.sum().item<int64_t>();
+  }
+  torch::NoGradGuard ng;
+  torch::Tensor sq;
+  for (auto& g : groups_) {
+    auto d = at::dot(g.grad, g.grad);  // one pass, no temporary
+    sq = sq.defined() ? sq + d : d;
+  }
+  auto norm = sq.sqrt();
+  ensureOptimizerState();
+  const int64_t next = step_ + 1;
+  bool fused = false;
+#if ROOTS_TORCH_AT_LEAST(2, 1)
+  fused = device_.is_cuda() && adamw_ == "fused";
+  if (fused) {
+    // at::_fused_adamw_ (torch.optim.AdamW(fused=True)'s kernel), one launch per group: it divides
+    // the gradients by grad_scale (clip_grad_norm_'s coefficient, inverted) and writes them back, and
+    // leaves everything untouched when found_inf is 1 (a non-finite loss or norm), so nothing here
+    // needs the norm on the host.
+    auto finite = at::logical_and(at::isfinite(norm), at::isfinite(total));
+    auto foundInf = at::logical_not(finite).to(torch::kFloat32);
+    torch::Tensor gradScale;
+    if (maxGradNorm > 0) gradScale = at::clamp_min((norm + 1e-6) / maxGradNorm, 1.0).to(torch::kFloat32);
+    if (!stepTensor_.defined()) stepTensor_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
+    stepTensor_.fill_(static_cast<double>(next));
+    for (auto& g : groups_) {
+      const double wd = g.decay ? opt.weight_decay : 0.0;
+      std::vector<torch::Tensor> ps, gs, ms, vs, steps;
+      for (const auto& run : g.runs) {
+        ps.push_back(g.data.narrow(0, run.offset, run.numel));
+        gs.push_back(g.grad.narrow(0, run.offset, run.numel));
+        ms.push_back(g.exp_avg.narrow(0, run.offset, run.numel));
+        vs.push_back(g.exp_avg_sq.narrow(0, run.offset, run.numel));
+        steps.push_back(stepTensor_);
       }
+      if (ps.empty()) continue;
+      if (gradScale.defined())
+        at::_fused_adamw_(ps, gs, ms, vs, {}, steps, lr, opt.beta1, opt.beta2, wd, opt.eps, /*amsgrad=*/false,
+                          /*maximize=*/false, gradScale, foundInf);
+      else
+        at::_fused_adamw_(ps, gs, ms, vs, {}, steps, lr, opt.beta1, opt.beta2, wd, opt.eps, /*amsgrad=*/false,
+                          /*maximize=*/false, {}, foundInf);
+    }
+  }
+#endif
+  // The step's one device-to-host copy.
+  auto host = torch::stack({total, norm.to(torch::kFloat32)}).to(torch::kCPU, torch::kFloat64);
+  r.loss = host[0].item<double>();
+  r.grad_norm = host[1].item<double>();
+  if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
+    r.skipped = true;  // the fused kernel skipped the update itself
+    zeroGrad();
+    return r;
+  }
+  step_ = next;
+  if (fused) return r;
+  if (maxGradNorm > 0) {
+    double coef = maxGradNorm / (r.grad_norm + 1e-6);
+    if (coef < 1.0)
+      for (auto& g : groups_) g.grad.mul_(coef);
+  }
+  const double bc1 = 1.0 - std::pow(opt.beta1, static_cast<double>(step_));
+  const double bc2 = 1.0 - std::pow(opt.beta2, static_cast<double>(step_));
+  for (auto& g : groups_) {
+    const double wd = g.decay ? opt.weight_decay : 0.0;
+    for (const auto& run : g.runs) {
+      auto p = g.data.narrow(0, run.offset, run.numel);
+      auto gr = g.grad.narrow(0, run.offset, run.numel);
+      auto m = g.exp_avg.narrow(0, run.offset, run.numel);
+      auto v = g.exp_avg_sq.narrow(0, run.offset, run.numel);
+      ElementwiseAdamW(p, gr, m, v, lr, wd, opt, bc1, bc2);
     }
   }
   return r;

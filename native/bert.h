@@ -70,6 +70,7 @@ struct BatchTensors {
   torch::Tensor labels;        // int64: [B, T] (token/mlm) or [B] (sequence); float [B, L] multi-label/regression
   torch::Tensor labels2;       // intent-slots: slot labels [B, T]
   torch::Tensor start_positions, end_positions;  // qa: int64 [B]
+  int64_t tokens = -1;         // real tokens (attention mask sum), counted on the host; -1: unknown
 };
 
 struct StepResult { double loss = 0; double grad_norm = 0; bool skipped = false; int64_t tokens = 0; };
@@ -118,6 +119,13 @@ class Bert {
   void setPrecision(const std::string& p) { precision_ = p; }
   const std::string& precision() const { return precision_; }
 
+  // Kernel choices, for measuring one against another (ROOTS_ATTENTION, ROOTS_ADAMW, read at
+  // construction): attention "sdpa" (fused scaled-dot-product attention, LibTorch >= 2.1) or "math";
+  // AdamW "fused" (one multi-tensor kernel that also clips and skips non-finite steps, CUDA with
+  // LibTorch >= 2.1) or "foreach" (element-wise ops over the flat buffers).
+  const std::string& attention() const { return attention_; }
+  const std::string& adamw() const { return adamw_; }
+
   // Gradients: zero, backward through a loss, clip, AdamW.
   void zeroGrad();
   StepResult trainStep(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
@@ -135,10 +143,18 @@ class Bert {
   torch::Tensor act(const torch::Tensor& x) const;
   torch::Tensor drop(const torch::Tensor& x, double p);
   torch::Tensor classWeights() const;  // undefined when none
+  // The train step off the CPU: no host round trip per micro-batch; the loss and gradient norm come
+  // back in one copy at the end of the step (before the update where the AdamW kernel cannot skip).
+  StepResult trainStepDevice(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
+                             const AdamWOptions& opt);
 
   BertConfig config_;
   torch::Device device_;
   std::string precision_ = "fp32";
+  std::string attention_ = "sdpa", adamw_ = "fused";
+  bool deviceStep_ = false;            // the device step path on any device (ROOTS_STEP_PATH=device; tests)
+  mutable torch::Tensor classWeights_;  // on device_, made once
+  torch::Tensor stepTensor_;           // the AdamW step count as a float on device_ (fused kernel)
   std::vector<ParamGroup> groups_;
   std::vector<Leaf> leaves_;
   std::map<std::string, size_t> leafIndex_;

@@ -90,6 +90,10 @@ torch::Tensor CopyInt32Array(Napi::Env env, const Napi::Value& v, const char* na
 torch::Tensor CopyFloat32Array(Napi::Env env, const Napi::Value& v, const char* name, int64_t expectedLength);
 Napi::Float32Array ToFloat32Array(Napi::Env env, const torch::Tensor& t);
 
+// The caching CPU allocator (cpu_allocator.cc): installed once at module init.
+void InstallCpuAllocator();
+size_t CpuAllocatorCachedBytes();
+
 // Module registration for each area (one file per area).
 void InitInfo(Napi::Env env, Napi::Object exports);
 void InitSelfTest(Napi::Env env, Napi::Object exports);

@@ -117,7 +117,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
         throw RootsException("ERR_UNSUPPORTED", "device '" + dev + "' requested but CUDA is not available in this build or machine");
       model_ = std::make_shared<Bert>(config, device);
     });
-    bytes_ = model_->numBytes();
+    bytes_ = HostBytes();
     Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
     Counters::models++;
   }
@@ -134,6 +134,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Counters::models--;
     if (!tearingDown) Napi::MemoryManagement::AdjustExternalMemory(Env(), -bytes_);
   }
+  // Memory the model holds in this process's heap (what V8 is told about); a CUDA model's tensors
+  // live on the device and would only make V8 collect garbage more often.
+  int64_t HostBytes() const { return model_ && model_->device().is_cpu() ? model_->numBytes() : 0; }
   Bert& Check(Napi::Env env) {
     if (!model_ || disposePending_) throw MakeError(env, "ERR_DISPOSED", "the model was used after dispose()");
     if (busy_) throw MakeError(env, "ERR_BUSY", "the model is busy: await the running call before starting another");
@@ -143,7 +146,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     busy_ = true;
     return Job::Queue(env, name, std::move(work), std::move(done), [this] {
       busy_ = false;
-      int64_t now = model_ ? model_->numBytes() : 0;
+      int64_t now = HostBytes();
       if (model_ && now != bytes_ && !tearingDown) {  // optimizer state appeared
         Napi::MemoryManagement::AdjustExternalMemory(Env(), now - bytes_);
         bytes_ = now;
@@ -199,6 +202,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     Napi::Value am = o.Get("attentionMask");
     b.attention_mask = am.IsUndefined() ? torch::ones({b.batch, b.seq}, torch::kInt32)
                                         : CopyInt32Array(env, am, "attentionMask", n).view({b.batch, b.seq});
+    {  // counted here, on the host, so that the step does not wait on the device for it
+      const int32_t* m = b.attention_mask.data_ptr<int32_t>();
+      int64_t t = 0;
+      for (int64_t i = 0; i < n; i++) t += m[i];
+      b.tokens = t;
+    }
     Napi::Value tt = o.Get("tokenTypeIds");
     b.token_type_ids = tt.IsUndefined() ? torch::zeros({b.batch, b.seq}, torch::kInt32)
                                         : CopyInt32Array(env, tt, "tokenTypeIds", n).view({b.batch, b.seq});
@@ -245,14 +254,39 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return b;
   }
 
-  // On the worker thread: integer tensors to int64 on the model's device.
+  // On the worker thread: integer tensors to int64 on the model's device. Off the CPU, every int32
+  // tensor of the batch goes into one pinned staging buffer and over in one asynchronous copy (the
+  // pinned allocator keeps the buffer until the copy is done); the widening to int64 runs there.
   static void ToDevice(BatchTensors& b, torch::Device d) {
-    auto mv = [&](torch::Tensor& t) {
-      if (!t.defined()) return;
-      if (t.scalar_type() == torch::kInt32) t = t.to(torch::kInt64);
-      if (d.is_cuda()) t = t.pin_memory().to(d, /*non_blocking=*/true);
-    };
-    for (auto* t : {&b.input_ids, &b.attention_mask, &b.token_type_ids, &b.labels, &b.labels2, &b.start_positions, &b.end_positions}) mv(*t);
+    std::vector<torch::Tensor*> ints;
+    for (auto* t : {&b.input_ids, &b.attention_mask, &b.token_type_ids, &b.labels, &b.labels2, &b.start_positions, &b.end_positions})
+      if (t->defined() && t->scalar_type() == torch::kInt32) ints.push_back(t);
+    if (d.is_cpu()) {
+      for (auto* t : ints) *t = t->to(torch::kInt64);
+      return;
+    }
+    int64_t total = 0;
+    for (auto* t : ints) total += t->numel();
+    if (total > 0) {
+      auto staging = torch::empty({total}, torch::TensorOptions().dtype(torch::kInt32).pinned_memory(true));
+      int32_t* dst = staging.data_ptr<int32_t>();
+      for (auto* t : ints) {
+        auto c = t->contiguous();
+        std::memcpy(dst, c.data_ptr<int32_t>(), c.numel() * sizeof(int32_t));
+        dst += c.numel();
+      }
+      auto onDevice = staging.to(d, /*non_blocking=*/true).to(torch::kInt64);
+      int64_t off = 0;
+      for (auto* t : ints) {
+        auto sizes = t->sizes().vec();
+        const int64_t numel = t->numel();
+        *t = onDevice.narrow(0, off, numel).view(sizes);
+        off += numel;
+      }
+    }
+    // Float targets (multi-label, regression): small, a plain copy.
+    for (auto* t : {&b.labels, &b.labels2})
+      if (t->defined() && t->device() != d) *t = t->to(d);
   }
 
   // ---- compute ---------------------------------------------------------------------------------

@@ -6,6 +6,11 @@ import { Command, CommanderError } from 'commander';
 import { RootsError } from '../errors.js';
 import { registerInfo } from './info.js';
 import { registerScore } from './score.js';
+import { registerTrain } from './train.js';
+import { registerEval } from './eval.js';
+import { registerPredict } from './predict.js';
+import { registerInit } from './init.js';
+import { registerDemo } from './demo.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -15,6 +20,14 @@ export function buildProgram(): Command {
     .version(process.env.npm_package_version ?? "0.1.0");
   registerInfo(program);
   registerScore(program);
+  registerInit(program);
+  registerTrain(program);
+  registerEval(program);
+  registerPredict(program);
+  registerDemo(program);
+  // Commander's own errors (bad flag values, unknown options) print as one `roots: error: ...` line.
+  program.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
+  for (const cmd of program.commands) cmd.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
   return program;
 }
 

@@ -19,3 +19,5 @@ export { DataLoader, Rng, collate, textClassificationFeatures } from './loader.j
 export type {
   Feature, LoaderBatch, RngState, TextFeatureOptions, TextFeature, CollateOptions, DataLoaderOptions, LoaderState,
 } from './loader.js';
+export { detectFormat, checkFormat, readTextData, readTaggedData, readIntentSlotData, DATA_FORMATS } from './formats.js';
+export type { DataFormat, DataKind, TextDataOptions } from './formats.js';

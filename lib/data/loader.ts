@@ -27,6 +27,8 @@ export interface Feature {
   label?: number;
   /** multi-label: ids of the positive classes (becomes a 0/1 row of `numLabels` in `labelsFloat`) */
   labelIds?: readonly number[];
+  /** joint intent + slot models: slot targets per token (same length as inputIds, -100 where ignored); `label` holds the intent */
+  slotLabels?: ArrayLike<number>;
 }
 
 /** A batch plus the dataset indices of its rows (to map predictions back). */
@@ -211,6 +213,7 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
   const first = features[0];
   const kind = first.labels !== undefined ? 'token' : first.label !== undefined ? 'sequence' : first.labelIds !== undefined ? 'multi' : 'none';
   const batch: Batch = { batchSize: b, seqLen: t, inputIds, attentionMask, tokenTypeIds };
+  const slotLabels = first.slotLabels !== undefined ? (batch.slotLabels = new Int32Array(b * t).fill(IGNORE_INDEX)) : undefined;
   let labels: Int32Array | undefined;
   let labelsFloat: Float32Array | undefined;
   if (kind === 'token') labels = batch.labels = new Int32Array(b * t).fill(IGNORE_INDEX);
@@ -225,6 +228,7 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
     const n = f.inputIds.length;
     const fKind = f.labels !== undefined ? 'token' : f.label !== undefined ? 'sequence' : f.labelIds !== undefined ? 'multi' : 'none';
     if (fKind !== kind) throw new RootsError('ERR_INVALID_ARG', `Features mix target kinds: row 0 has ${kind} targets, row ${r} has ${fKind}`);
+    if ((f.slotLabels !== undefined) !== (slotLabels !== undefined)) throw new RootsError('ERR_INVALID_ARG', `Features mix slot targets: row 0 ${slotLabels ? 'has' : 'lacks'} slotLabels, row ${r} ${slotLabels ? 'lacks' : 'has'} them`);
     const base = r * t;
     if (f.inputIds instanceof Int32Array) inputIds.set(f.inputIds, base); else for (let i = 0; i < n; i++) inputIds[base + i] = f.inputIds[i];
     attentionMask.fill(1, base, base + n);
@@ -243,6 +247,11 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
         if (!Number.isInteger(id) || id < 0 || id >= width) throw new RootsError('ERR_INVALID_ARG', `Row ${r}: label id ${describe(id)} is outside [0, ${width})`);
         labelsFloat![r * width + id] = 1;
       }
+    }
+    if (slotLabels) {
+      const s = f.slotLabels!;
+      if (s.length !== n) throw new RootsError('ERR_INVALID_ARG', `Row ${r}: slotLabels has ${s.length} entries for ${n} tokens`);
+      for (let i = 0; i < n; i++) slotLabels[base + i] = s[i];
     }
   }
   return batch;

@@ -1,0 +1,42 @@
+/**
+ * `pipeline(task, model, options)`: ready-to-use inference over raw text, Hugging Face style.
+ *
+ * ```ts
+ * const ner = await pipeline('ner', 'out/model', { aggregation: 'simple' });
+ * console.log(await ner('Angela Merkel visited Paris.'));
+ * ner.dispose();
+ * ```
+ */
+import { RootsError, describe } from '../errors.js';
+import { nerPipeline, type ModelSource, type NerPipelineOptions, type TokenClassificationPipeline } from './ner.js';
+import { textClassificationPipeline, type TextClassificationPipeline, type TextClassificationPipelineOptions } from './text-classification.js';
+import { intentSlotsPipeline, type IntentSlotsPipeline, type IntentSlotsPipelineOptions } from './intent-slots.js';
+
+export { nerPipeline } from './ner.js';
+export type { NerPipelineOptions, NerCallOptions, TokenClassificationPipeline, ModelSource } from './ner.js';
+export {
+  aggregateEntities, groupEntities, softmaxRows, wordPieceTokensToString, getTag, AGGREGATION_STRATEGIES, parseAggregation,
+} from './aggregation.js';
+export type { AggregationStrategy, PreEntity, TokenEntity, EntityGroup, NerEntity, AggregateOptions } from './aggregation.js';
+
+export { textClassificationPipeline } from './text-classification.js';
+export type {
+  TextClassificationPipeline, TextClassificationPipelineOptions, TextClassificationCallOptions, TextClassificationInput, LabelScore,
+} from './text-classification.js';
+export { intentSlotsPipeline } from './intent-slots.js';
+export type { IntentSlotsPipeline, IntentSlotsPipelineOptions, IntentSlotsResult, Slot } from './intent-slots.js';
+export type { PipelineSource } from './source.js';
+
+export type PipelineTask = 'ner' | 'token-classification' | 'text-classification' | 'sentiment-analysis' | 'intent-slots';
+
+export function pipeline(task: 'ner' | 'token-classification', model: ModelSource, options?: NerPipelineOptions): Promise<TokenClassificationPipeline>;
+export function pipeline(task: 'text-classification' | 'sentiment-analysis', model: ModelSource, options?: TextClassificationPipelineOptions): Promise<TextClassificationPipeline>;
+export function pipeline(task: 'intent-slots', model: ModelSource, options?: IntentSlotsPipelineOptions): Promise<IntentSlotsPipeline>;
+export async function pipeline(
+  task: PipelineTask, model: ModelSource, options: NerPipelineOptions | TextClassificationPipelineOptions | IntentSlotsPipelineOptions = {},
+): Promise<TokenClassificationPipeline | TextClassificationPipeline | IntentSlotsPipeline> {
+  if (task === 'ner' || task === 'token-classification') return nerPipeline(model, options as NerPipelineOptions);
+  if (task === 'text-classification' || task === 'sentiment-analysis') return textClassificationPipeline(model, options as TextClassificationPipelineOptions);
+  if (task === 'intent-slots') return intentSlotsPipeline(model, options as IntentSlotsPipelineOptions);
+  throw new RootsError('ERR_INVALID_ARG', `Unknown pipeline task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification' (or 'sentiment-analysis') or 'intent-slots'`);
+}

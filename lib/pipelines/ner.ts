@@ -1,0 +1,204 @@
+/**
+ * The NER (token classification) pipeline: raw text in, entities with character offsets out.
+ *
+ * ```ts
+ * const ner = await pipeline('ner', 'out/model', { aggregation: 'simple' });
+ * await ner('Angela Merkel visited Paris.');
+ * // [{ entity_group: 'PER', score: 0.99, word: 'Angela Merkel', start: 0, end: 13 }, ...]
+ * await ner(['one text', 'another']);   // batched: one list per text
+ * ner.dispose();
+ * ```
+ *
+ * Text is tokenized with offsets into the original string (JS string indices, so
+ * `text.slice(start, end)` is the entity's exact text). A text longer than the model's window is
+ * cut into overlapping windows; each token takes its scores from the window where it sits farthest
+ * from an edge, and the entities are built over the whole text. Windows of all texts of a call are
+ * batched together. Scores are the softmax of the logits; aggregation follows Hugging Face (see
+ * aggregation.ts).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { mergeWindowLogits, planWindows } from '../data/align.js';
+import type { Feature } from '../data/loader.js';
+import { RootsError, describe, expectPositiveInt } from '../errors.js';
+import { BertForTokenClassification, type BertPreTrainedModel, type Device, type Precision } from '../models/bert.js';
+import { forwardFeatures } from '../tasks/forward.js';
+import { Tokenizer } from '../tokenizer.js';
+import {
+  aggregateEntities, parseAggregation, softmaxRows, wordPieceTokensToString,
+  type AggregationStrategy, type NerEntity, type PreEntity,
+} from './aggregation.js';
+
+export interface NerPipelineOptions {
+  /** How tokens become entities (default `'none'`, as in HF; `'simple'` groups them). */
+  aggregation?: AggregationStrategy;
+  /** Device of a model the pipeline loads (default `'cpu'`). */
+  device?: Device;
+  /** Precision of a model the pipeline loads (default fp32). */
+  precision?: Precision;
+  /** Windows per forward pass (default 8). */
+  batchSize?: number;
+  /** Window length in tokens, [CLS]/[SEP] included (default: min(512, max_position_embeddings)). */
+  maxLength?: number;
+  /** Overlap of consecutive windows in tokens (default: a quarter of the window). */
+  stride?: number;
+  /** Labels to leave out (default `['O']`). */
+  ignoreLabels?: string[];
+}
+
+export interface NerCallOptions {
+  aggregation?: AggregationStrategy;
+  ignoreLabels?: string[];
+}
+
+/** A callable NER pipeline. */
+export interface TokenClassificationPipeline {
+  (text: string, options?: NerCallOptions): Promise<NerEntity[]>;
+  (texts: readonly string[], options?: NerCallOptions): Promise<NerEntity[][]>;
+  readonly task: 'ner';
+  readonly model: BertPreTrainedModel;
+  readonly tokenizer: Tokenizer;
+  readonly labels: readonly string[];
+  readonly aggregation: AggregationStrategy;
+  /** Per-token scores of one text (merged over windows): for inspection and tests. */
+  tokenScores(text: string): Promise<{ tokens: string[]; offsets: [number, number][]; logits: Float32Array; numLabels: number }>;
+  /** Frees the model if the pipeline loaded it (idempotent). */
+  dispose(): void;
+  [Symbol.dispose](): void;
+}
+
+interface Prepared {
+  text: string;
+  ids: number[];
+  tokens: string[];
+  offsets: [number, number][];
+  /** token windows [from, to) */
+  windows: [number, number][];
+}
+
+/** A token-classification model and its tokenizer, loaded from a folder or given. */
+export type ModelSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer };
+
+export async function nerPipeline(source: ModelSource, options: NerPipelineOptions = {}): Promise<TokenClassificationPipeline> {
+  const aggregation = parseAggregation(options.aggregation ?? 'none');
+  const batchSize = expectPositiveInt('batchSize', options.batchSize ?? 8);
+  let model: BertPreTrainedModel;
+  let tokenizer: Tokenizer;
+  let owned = false;
+  if (typeof source === 'string') {
+    if (!['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(source, f)))) {
+      throw new RootsError('ERR_CHECKPOINT', `${source} has no model.safetensors or pytorch_model.bin: a pipeline needs a trained token-classification model`);
+    }
+    tokenizer = await Tokenizer.fromPretrained(source);
+    model = await BertForTokenClassification.fromPretrained(source, { device: options.device, precision: options.precision, log: null });
+    owned = true;
+    if (model.loadReport.missingKeys.length || !model.loadReport.source) {
+      model.dispose();
+      throw new RootsError('ERR_CHECKPOINT', `${source} has ${model.loadReport.source ? `no trained weights for ${model.loadReport.missingKeys.join(', ')}` : 'no model.safetensors or pytorch_model.bin'}: a pipeline needs a trained token-classification model`);
+    }
+  } else if (source && typeof source === 'object' && source.model && source.tokenizer) {
+    ({ model, tokenizer } = source);
+  } else {
+    throw new RootsError('ERR_INVALID_ARG', `Expected a model folder or { model, tokenizer } but received ${describe(source)}`);
+  }
+  if (model.head !== 'token') throw new RootsError('ERR_INVALID_ARG', `The ner pipeline needs a token-classification model, not a ${model.head} head`);
+  const labels = model.labels!;
+  const maxLength = expectPositiveInt('maxLength', options.maxLength ?? Math.min(512, model.config.max_position_embeddings));
+  if (maxLength < 3) throw new RootsError('ERR_INVALID_ARG', `Expected maxLength of at least 3 but received ${maxLength}`);
+  const budget = maxLength - 2;
+  const stride = options.stride ?? Math.floor(budget / 4);
+  if (!Number.isInteger(stride) || stride < 0 || stride >= budget) throw new RootsError('ERR_INVALID_ARG', `Expected stride in [0, ${budget - 1}] but received ${describe(stride)}`);
+  const cls = tokenizer.clsTokenId;
+  const sep = tokenizer.sepTokenId;
+  if (cls === undefined || sep === undefined) throw new RootsError('ERR_CONFIG', 'The tokenizer has no [CLS]/[SEP] tokens');
+  const unk = tokenizer.unkTokenId;
+  const prefix = '##';
+  let disposed = false;
+  let queue: Promise<unknown> = Promise.resolve();
+
+  const prepare = (text: string, i: number): Prepared => {
+    if (typeof text !== 'string') throw new RootsError('ERR_INVALID_ARG', `Expected a string for text ${i} but received ${describe(text)}`);
+    const enc = tokenizer.encode(text, null, { addSpecialTokens: false, returnOffsets: true });
+    const n = enc.ids.length;
+    const windows = n <= budget ? [[0, n] as [number, number]] : planWindows(new Array<number>(n).fill(1), budget, stride);
+    return { text, ids: enc.ids, tokens: enc.tokens, offsets: enc.offsets!, windows };
+  };
+
+  /** Per-token logits of each text, merged over its windows. */
+  const run = async (prepared: Prepared[]): Promise<Float32Array[]> => {
+    const features: Feature[] = [];
+    const owners: { text: number; from: number; to: number }[] = [];
+    prepared.forEach((p, t) => {
+      if (p.ids.length === 0) return;
+      for (const [from, to] of p.windows) {
+        features.push({ inputIds: Int32Array.from([cls, ...p.ids.slice(from, to), sep]) });
+        owners.push({ text: t, from, to });
+      }
+    });
+    const outputs = await forwardFeatures(model, features, { batchSize, padTokenId: tokenizer.padTokenId ?? 0 });
+    const L = outputs.numLabels || labels.length;
+    const perText: { windows: { wordIds: Int32Array; wordStart: number; wordEnd: number }[]; logits: Float32Array[] }[] = prepared.map(() => ({ windows: [], logits: [] }));
+    owners.forEach((o, k) => {
+      const wordIds = new Int32Array(o.to - o.from + 2).fill(-1);
+      for (let t = o.from; t < o.to; t++) wordIds[t - o.from + 1] = t;
+      perText[o.text].windows.push({ wordIds, wordStart: o.from, wordEnd: o.to });
+      perText[o.text].logits.push(outputs.logits[k]);
+    });
+    return prepared.map((p, t) => p.ids.length === 0
+      ? new Float32Array(0)
+      : mergeWindowLogits(perText[t].windows, perText[t].logits, L, { numWords: p.ids.length }));
+  };
+
+  const entitiesOf = (p: Prepared, logits: Float32Array, call: NerCallOptions): NerEntity[] => {
+    const L = labels.length;
+    const scores = softmaxRows(logits, L);
+    const pre: PreEntity[] = p.ids.map((id, t) => {
+      const [start, end] = p.offsets[t];
+      let word = p.tokens[t];
+      let isSubword = word.length !== end - start;
+      if (id === unk) { word = p.text.slice(start, end); isSubword = false; }
+      return { word, scores: scores.subarray(t * L, (t + 1) * L), start, end, index: t + 1, isSubword };
+    });
+    return aggregateEntities(pre, parseAggregation(call.aggregation ?? aggregation), labels, {
+      ignoreLabels: call.ignoreLabels ?? options.ignoreLabels,
+      tokensToString: (tokens) => wordPieceTokensToString(tokens, prefix),
+    });
+  };
+
+  /** One call at a time on the model: later calls wait for earlier ones. */
+  const serial = <T>(work: () => Promise<T>): Promise<T> => {
+    const next = queue.then(work, work);
+    queue = next.catch(() => {});
+    return next;
+  };
+
+  const call = (input: string | readonly string[], callOptions: NerCallOptions = {}): Promise<NerEntity[] | NerEntity[][]> => serial(async () => {
+    if (disposed) throw new RootsError('ERR_DISPOSED', 'This ner pipeline was disposed');
+    const single = typeof input === 'string';
+    if (!single && !Array.isArray(input)) throw new RootsError('ERR_INVALID_ARG', `Expected a string or an array of strings but received ${describe(input)}`);
+    const texts = single ? [input as string] : (input as readonly string[]);
+    const prepared = texts.map(prepare);
+    const logits = await run(prepared);
+    const out = prepared.map((p, t) => entitiesOf(p, logits[t], callOptions));
+    return single ? out[0] : out;
+  });
+
+  const pipe = call as unknown as TokenClassificationPipeline;
+  Object.defineProperties(pipe, {
+    task: { value: 'ner', enumerable: true },
+    model: { value: model, enumerable: true },
+    tokenizer: { value: tokenizer, enumerable: true },
+    labels: { value: labels, enumerable: true },
+    aggregation: { value: aggregation, enumerable: true },
+    tokenScores: {
+      value: (text: string) => serial(async () => {
+        const p = prepare(text, 0);
+        const [logits] = await run([p]);
+        return { tokens: p.tokens, offsets: p.offsets, logits, numLabels: labels.length };
+      }),
+    },
+    dispose: { value: () => { disposed = true; if (owned) model.dispose(); } },
+    [Symbol.dispose]: { value: () => { disposed = true; if (owned) model.dispose(); } },
+  });
+  return pipe;
+}

@@ -1,0 +1,64 @@
+/**
+ * Where a pipeline's model comes from: a trained model folder (loaded here, owned and disposed by
+ * the pipeline) or a `{ model, tokenizer }` already in memory (left to its owner).
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { RootsError, describe } from '../errors.js';
+import type { BertPreTrainedModel, Device, ModelClass, Precision } from '../models/bert.js';
+import { readConfig } from '../models/config.js';
+import { Tokenizer } from '../tokenizer.js';
+
+/** The architecture a trained folder of each head names in config.json. */
+const ARCHITECTURES: Partial<Record<string, string>> = {
+  token: 'BertForTokenClassification', sequence: 'BertForSequenceClassification', 'intent-slots': 'BertForIntentAndSlots',
+};
+
+/** A model folder, or a model and its tokenizer. */
+export type PipelineSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer };
+
+export interface LoadedPipelineModel<T extends BertPreTrainedModel> {
+  model: T | BertPreTrainedModel;
+  tokenizer: Tokenizer;
+  /** Whether the pipeline loaded the model (and so disposes it). */
+  owned: boolean;
+}
+
+/**
+ * Loads a trained model for a pipeline: `what` names the kind in errors ("a trained
+ * text-classification model"); a folder without trained weights for every parameter is an error.
+ */
+export async function loadPipelineModel<T extends BertPreTrainedModel>(
+  source: PipelineSource, Class: ModelClass<T> & { fromPretrained(dir: string, o: object): Promise<T> }, what: string,
+  options: { device?: Device; precision?: Precision },
+): Promise<LoadedPipelineModel<T>> {
+  if (typeof source === 'string') {
+    if (!['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(source, f)))) {
+      throw new RootsError('ERR_CHECKPOINT', `${source} has no model.safetensors or pytorch_model.bin: a pipeline needs ${what}`);
+    }
+    const arch = (await readConfig(source)).architectures?.[0];
+    const expected = ARCHITECTURES[Class.head];
+    if (arch && expected && arch !== expected) {
+      throw new RootsError('ERR_INVALID_ARG', `${source} holds a ${arch}; the pipeline needs ${what}`);
+    }
+    const tokenizer = await Tokenizer.fromPretrained(source);
+    const model = await Class.fromPretrained(source, { device: options.device, precision: options.precision, log: null });
+    if (model.loadReport.missingKeys.length) {
+      model.dispose();
+      throw new RootsError('ERR_CHECKPOINT', `${source} has no trained weights for ${model.loadReport.missingKeys.join(', ')}: a pipeline needs ${what}`);
+    }
+    return { model, tokenizer, owned: true };
+  }
+  if (source && typeof source === 'object' && source.model && source.tokenizer) return { model: source.model, tokenizer: source.tokenizer, owned: false };
+  throw new RootsError('ERR_INVALID_ARG', `Expected a model folder or { model, tokenizer } but received ${describe(source)}`);
+}
+
+/** Runs `work` after every earlier call of the same queue has finished (one call at a time on a model). */
+export function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>): Promise<T> => {
+    const next = queue.then(work, work);
+    queue = next.catch(() => {});
+    return next;
+  };
+}

@@ -1,0 +1,44 @@
+/** Training tasks: the task-specific parts of training behind one interface. */
+import { RootsError, describe } from '../errors.js';
+import type { BertPreTrainedModel } from '../models/bert.js';
+import { NerTask } from './ner.js';
+import { TextClassificationTask, isMultiLabel } from './text-classification.js';
+import { IntentSlotsTask } from './intent-slots.js';
+import type { Task } from './task.js';
+
+export type { Task, TaskContext, FeatureOutputs, Evaluation } from './task.js';
+export { forwardFeatures } from './forward.js';
+export type { ForwardOptions } from './forward.js';
+export { NerTask, nerTask, evaluateNer, tagsFromOutputs, modelTagScheme, convertSentences } from './ner.js';
+export type { NerTaskOptions, NerDetails, EvaluateNerOptions } from './ner.js';
+export {
+  TextClassificationTask, textClassificationTask, evaluateTextClassification, inverseFrequencyWeights, parseClassWeights,
+  isMultiLabel, softmax, sigmoid, formatConfusion, TEXT_CLASSIFICATION_METRICS, MULTI_LABEL_METRICS,
+} from './text-classification.js';
+export type { TextClassificationTaskOptions, TextClassificationDetails, EvaluateTextClassificationOptions } from './text-classification.js';
+export {
+  IntentSlotsTask, intentSlotsTask, evaluateIntentSlots, intentSlotFeatures, decodeIntentSlots, INTENT_SLOTS_METRICS,
+} from './intent-slots.js';
+export type { IntentSlotFeature, IntentSlotsTaskOptions, IntentSlotsDetails, EvaluateIntentSlotsOptions } from './intent-slots.js';
+
+/** Task names the Trainer and the CLI accept. */
+export type TaskName = 'ner' | 'token-classification' | 'text-classification' | 'intent-slots';
+
+/** The head each named task trains. */
+const TASK_HEADS: Record<string, string> = { 'text-classification': 'sequence', 'intent-slots': 'intent-slots' };
+
+/**
+ * A task by name (or the task itself). With the model, the task is fitted to it
+ * (`'text-classification'` is multi-label when the model's problem_type is) and the head is checked.
+ */
+export function resolveTask<T extends Task<any, any>>(task: TaskName | T, model?: Pick<BertPreTrainedModel, 'head' | 'config'>): Task<any, any> {
+  if (typeof task === 'object' && task !== null) return task;
+  const head = TASK_HEADS[task as string];
+  if (model && head && model.head !== head) {
+    throw new RootsError('ERR_INVALID_ARG', `The ${task} task needs a ${head === 'sequence' ? 'BertForSequenceClassification' : 'BertForIntentAndSlots'} model, not a ${model.head} head`);
+  }
+  if (task === 'ner' || task === 'token-classification') return new NerTask();
+  if (task === 'text-classification') return new TextClassificationTask({ multiLabel: model ? isMultiLabel(model) : false });
+  if (task === 'intent-slots') return new IntentSlotsTask();
+  throw new RootsError('ERR_INVALID_ARG', `Unknown task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification', 'intent-slots' or a Task object`);
+}

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run HERE (the development machine) before a GPU run: fills .device/ (git-ignored) with what the GPU
+# machine needs and does not have, so that the device run carries only `.device`:
+#   .device/node.xz, .device/node-env.sh   this machine's Node (../shared/device/pack-node.sh)
+#   .device/node_modules.tar.xz            the runtime node_modules: tsx + esbuild, node-addon-api,
+#                                          node-api-headers, cmake-js and the production dependencies
+#                                          (no TypeScript compiler, no type packages, no fast-check)
+# and refreshes scripts/gpu/conll2003-train-lengths.json from ../shared/data when that is here.
+# The whole of .device must stay under the device tool's 64 MiB carry limit; this checks it.
+#
+#   bash scripts/gpu/prepare-device.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+bash ../shared/device/pack-node.sh >/dev/null
+rm -rf .device/bin   # an unpacked Node (98 MB) from a local node-env.sh would not fit the carry limit
+[ -d node_modules/tsx ] || { echo "node_modules lacks tsx: run npm ci first" >&2; exit 1; }
+tar -cf - --exclude=node_modules/typescript --exclude=node_modules/fast-check --exclude=node_modules/pure-rand \
+  --exclude='node_modules/@types' --exclude=node_modules/undici-types --exclude=node_modules/.cache \
+  --exclude=node_modules/.package-lock.json node_modules | xz -T2 -6 > .device/node_modules.tar.xz
+if [ -f ../shared/data/ner/conll2003/eng.train ]; then node --import tsx scripts/gpu/conll-lengths.ts; fi
+size=$(du -sb .device | cut -f1)
+ls -la .device
+echo "roots: .device is $((size / 1024 / 1024)) MiB (carry limit 64 MiB for all carried paths)"
+[ "$size" -lt $((60 * 1024 * 1024)) ] || { echo "roots: .device is too big to carry" >&2; exit 1; }
