@@ -1,5 +1,10 @@
 #include "common.h"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
 namespace roots {
 
 std::atomic<int64_t> Counters::models{0};
@@ -22,9 +27,9 @@ bool Guarded(const std::function<void()>& fn, std::string* code, std::string* me
   } catch (const c10::Error& e) {
     *code = "ERR_TORCH";
     *message = e.what_without_backtrace();
-  } catch (const std::bad_alloc&) {
+  } catch (const std::bad_alloc& e) {
     *code = "ERR_NATIVE";
-    *message = "out of memory";
+    *message = std::string("out of memory (") + e.what() + ")";
   } catch (const std::exception& e) {
     *code = "ERR_NATIVE";
     *message = e.what();
@@ -35,9 +40,47 @@ bool Guarded(const std::function<void()>& fn, std::string* code, std::string* me
   return false;
 }
 
-Job::Job(Napi::Env env, const char* name, Work work, Done done, Finally finally)
-    : Napi::AsyncWorker(env, name),
-      deferred_(Napi::Promise::Deferred::New(env)),
+namespace {
+
+// The one thread that runs every job, in order (started on first use, never joined: it may be
+// running a step when the process exits).
+class TorchThread {
+ public:
+  static TorchThread& Get() {
+    static TorchThread* t = new TorchThread();
+    return *t;
+  }
+  void Post(std::function<void()> fn) {
+    {
+      std::lock_guard<std::mutex> g(mu_);
+      queue_.push_back(std::move(fn));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  TorchThread() { std::thread([this] { Loop(); }).detach(); }
+  void Loop() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> g(mu_);
+        cv_.wait(g, [this] { return !queue_.empty(); });
+        fn = std::move(queue_.front());
+        queue_.pop_front();
+      }
+      fn();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+};
+
+}  // namespace
+
+Job::Job(Napi::Env env, Work work, Done done, Finally finally)
+    : deferred_(Napi::Promise::Deferred::New(env)),
       work_(std::move(work)),
       done_(std::move(done)),
       finally_(std::move(finally)) {
@@ -46,40 +89,48 @@ Job::Job(Napi::Env env, const char* name, Work work, Done done, Finally finally)
 
 Napi::Promise Job::Queue(Napi::Env env, const char* name, Work work, Done done, Finally finally,
                          Napi::Object keepAlive) {
-  auto* job = new Job(env, name, std::move(work), std::move(done), std::move(finally));
+  auto* job = new Job(env, std::move(work), std::move(done), std::move(finally));
   // Keep the owning JS object alive while the job runs, so GC cannot finalize it mid-step.
   if (!keepAlive.IsEmpty()) job->keepAlive_ = Napi::Persistent(keepAlive);
+  // The thread-safe function brings the result back to this env's JS thread, and keeps the event
+  // loop alive until it has.
+  job->tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function(), name, 0, 1);
   Napi::Promise promise = job->deferred_.Promise();
-  job->Napi::AsyncWorker::Queue();
+  TorchThread::Get().Post([job] { job->Run(); });
   return promise;
 }
 
-void Job::Execute() {
-  // OpenMP thread counts are per thread: apply the global setting on this pool thread.
+void Job::Run() {
+  // OpenMP thread counts are per thread: apply the global setting (setNumThreads may have changed it).
   at::init_num_threads();
-  if (!Guarded(work_, &code_, &message_)) SetError(message_);
-}
-
-void Job::OnOK() {
-  Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  if (finally_) finally_();
-  Counters::jobs--;
-  try {
-    deferred_.Resolve(done_ ? done_(env) : env.Undefined());
-  } catch (const Napi::Error& e) {
-    deferred_.Reject(e.Value());
-  } catch (const std::exception& e) {
-    deferred_.Reject(MakeError(env, "ERR_NATIVE", e.what()).Value());
+  ok_ = Guarded(work_, &code_, &message_);
+  auto tsfn = tsfn_;
+  napi_status st = tsfn.BlockingCall(this, [](Napi::Env env, Napi::Function, Job* job) {
+    job->Complete(env);
+  });
+  tsfn.Release();
+  if (st != napi_ok) {
+    // The environment is gone (a worker thread exited mid-job): nobody is waiting for the result.
+    Counters::jobs--;
   }
 }
 
-void Job::OnError(const Napi::Error&) {
-  Napi::Env env = Env();
+void Job::Complete(Napi::Env env) {
   Napi::HandleScope scope(env);
   if (finally_) finally_();
   Counters::jobs--;
-  deferred_.Reject(MakeError(env, code_, message_).Value());
+  if (!ok_) {
+    deferred_.Reject(MakeError(env, code_, message_).Value());
+  } else {
+    try {
+      deferred_.Resolve(done_ ? done_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(MakeError(env, "ERR_NATIVE", e.what()).Value());
+    }
+  }
+  delete this;
 }
 
 static Napi::Error ArgError(Napi::Env env, size_t i, const char* name, const char* expected) {

@@ -43,12 +43,19 @@ auto CallGuarded(Napi::Env env, F&& fn) -> decltype(fn()) {
   }
 }
 
-// A Promise-returning job on libuv's thread pool (sharp's pipeline pattern).
-//   work:    runs on the worker thread; touches only torch and C++ data captured by value.
+// A Promise-returning job run on the addon's torch thread (sharp's pipeline pattern, with one
+// dedicated thread instead of libuv's pool).
+//   work:    runs on the torch thread; touches only torch and C++ data captured by value.
 //   done:    runs on the JS thread after success; builds the JS result.
 //   finally: runs on the JS thread after success or failure (clears busy flags, frees memory).
 // Inputs are copied on the JS thread before the job is queued (baton discipline).
-class Job : public Napi::AsyncWorker {
+//
+// Why one thread: libuv's pool runs consecutive jobs on different threads, and LibTorch's oneDNN
+// (Debian's libdnnl 2.x) kept per-thread state that broke under that: bf16 training steps failed
+// at random with std::bad_array_new_length inside brgemm_kernel_create, or crashed, after a few
+// hundred steps of varying shapes (reproduced here; never with one thread). One long-lived thread
+// also keeps one OpenMP team warm, and leaves libuv's pool free for the application's file I/O.
+class Job {
  public:
   using Work = std::function<void()>;
   using Done = std::function<Napi::Value(Napi::Env)>;
@@ -57,20 +64,20 @@ class Job : public Napi::AsyncWorker {
   static Napi::Promise Queue(Napi::Env env, const char* name, Work work, Done done,
                              Finally finally = nullptr, Napi::Object keepAlive = Napi::Object());
 
- protected:
-  Job(Napi::Env env, const char* name, Work work, Done done, Finally finally);
-  void Execute() override;
-  void OnOK() override;
-  void OnError(const Napi::Error& e) override;
-
  private:
+  Job(Napi::Env env, Work work, Done done, Finally finally);
+  void Run();                    // on the torch thread
+  void Complete(Napi::Env env);  // on the JS thread
+
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
   Finally finally_;
+  bool ok_ = false;
   std::string code_ = "ERR_NATIVE";
   std::string message_;
   Napi::ObjectReference keepAlive_;
+  Napi::ThreadSafeFunction tsfn_;
 };
 
 // Live-object counters, exposed to JS so tests can catch leaks.

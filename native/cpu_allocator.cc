@@ -6,7 +6,7 @@
 // faults again each step (a ~40% slower step measured here). This allocator keeps freed blocks of
 // 64 KiB and up in size classes (1/8-power-of-two steps, so at most 12.5% slack) and hands them
 // back to later allocations of the same class: no page faults after the first steps, and memory
-// bounded by a cap on cached bytes (ROOTS_CPU_CACHE_MB, default 2048): beyond it the blocks freed
+// bounded by a cap on cached bytes (ROOTS_CPU_CACHE_MB, default 1024): beyond it the blocks freed
 // longest ago go back to the OS.
 #include "common.h"
 
@@ -42,7 +42,7 @@ struct Block { void* ptr; size_t size; };
 class CachingCpuAllocator final : public c10::Allocator {
  public:
   CachingCpuAllocator() {
-    size_t mb = 2048;
+    size_t mb = 1024;
     if (const char* s = std::getenv("ROOTS_CPU_CACHE_MB")) mb = static_cast<size_t>(std::atoll(s));
     cap_ = mb * 1024 * 1024;
   }
