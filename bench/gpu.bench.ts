@@ -5,7 +5,7 @@
 //
 //   workload fixed-bN: sequence length 128, batches of 32 and 64, no padding
 //   workload conll:    one epoch over the token lengths of CoNLL-2003 train (14042 features,
-//                      scripts/gpu/conll2003-train-lengths.json), batches of 32: roots with length
+//                      .device/conll2003-train-lengths.json), batches of 32: roots with length
 //                      bucketing (DataLoader bucketing) against Transformers padding each batch of a
 //                      random order to its longest row (both rounded up to a multiple of 8)
 //
@@ -33,7 +33,7 @@ import { probePythons } from '../scripts/gpu/hf-python.mjs';
 const dry = process.env.ROOTS_GPU_DRY_RUN === '1' || process.argv.includes('--dry-run');
 const outDir = process.env.ROOTS_GPU_OUT;
 const root = join(import.meta.dirname, '..');
-const lengthsFile = join(root, 'scripts', 'gpu', 'conll2003-train-lengths.json');
+const lengthsFile = join(root, '.device', 'conll2003-train-lengths.json');  // made by scripts/gpu/prepare-device.sh
 
 const BASE = {
   vocab_size: 28996, hidden_size: 768, num_hidden_layers: 12, num_attention_heads: 12, intermediate_size: 3072,

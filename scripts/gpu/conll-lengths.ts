@@ -5,7 +5,7 @@
 // are random there).
 //
 //   node --import tsx scripts/gpu/conll-lengths.ts          (ROOTS_SHARED_DATA overrides ../shared/data)
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '../../lib/tokenizer.js';
 import { readConll } from '../../lib/data/readers.js';
@@ -28,5 +28,7 @@ const out = {
   maxLength: Math.max(...lengths),
   lengths,
 };
-writeFileSync(join(import.meta.dirname, 'conll2003-train-lengths.json'), JSON.stringify(out) + '\n');
+// Into .device/ (git-ignored, carried to the GPU machine): derived from a dataset we may not redistribute.
+mkdirSync(join(import.meta.dirname, '..', '..', '.device'), { recursive: true });
+writeFileSync(join(import.meta.dirname, '..', '..', '.device', 'conll2003-train-lengths.json'), JSON.stringify(out) + '\n');
 console.log(`${sentences.length} sentences, ${lengths.length} features, mean length ${mean.toFixed(1)}, max ${out.maxLength}`);

@@ -5,7 +5,8 @@
 #   .device/node_modules.tar.xz            the runtime node_modules: tsx + esbuild, node-addon-api,
 #                                          node-api-headers, cmake-js and the production dependencies
 #                                          (no TypeScript compiler, no type packages, no fast-check)
-# and refreshes scripts/gpu/conll2003-train-lengths.json from ../shared/data when that is here.
+# and .device/conll2003-train-lengths.json (token lengths only, made from ../shared/data here: the
+# dataset itself may not be copied, and the GPU machine does not have it).
 # The whole of .device must stay under the device tool's 64 MiB carry limit; this checks it.
 #
 #   bash scripts/gpu/prepare-device.sh
