@@ -10,6 +10,7 @@ import { InvalidArgumentError } from 'commander';
 import { RootsError } from '../errors.js';
 import { info } from '../info.js';
 import type { Device, Precision } from '../models/bert.js';
+import type { Trainer, TrainResult } from '../trainer/trainer.js';
 
 /** Where commands write (tests pass their own). */
 export interface CliIO {
@@ -152,4 +153,43 @@ export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length); });
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
+}
+
+/**
+ * The part of `roots train` every task shares: run the Trainer (Ctrl-C finishes the step and writes
+ * a checkpoint; a second Ctrl-C aborts), save the model, print the dev report, score the test set
+ * and write the HTML report. The caller owns (and disposes) the model.
+ */
+export async function trainSaveAndTest<E>(
+  trainer: Trainer<E>,
+  o: { out?: string; dev?: string; test?: string; json?: boolean; resume?: string | boolean },
+  test: readonly E[] | null | undefined,
+  io: CliIO,
+): Promise<{ result: TrainResult; devMetrics: Record<string, number> | null; testMetrics: Record<string, number> | null }> {
+  let interrupted = 0;
+  const onSigint = (): void => {
+    if (++interrupted === 1) { io.err('\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...\n'); trainer.stop(); } else process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  let result: TrainResult;
+  try {
+    result = await trainer.train({ resumeFromCheckpoint: o.resume || undefined });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (result.stopReason === 'stopped') {
+    io.err(`Stopped at step ${result.globalStep}; resume with the same command and --resume\n`);
+    process.exitCode = 130;
+  }
+  await trainer.saveModel(o.out);
+  const devMetrics = result.evaluation?.metrics ?? null;
+  if (result.evaluation?.report && !o.json) io.out(`\nDev (${o.dev}):\n${result.evaluation.report}`);
+  let testMetrics: Record<string, number> | null = null;
+  if (test && result.stopReason !== 'stopped') {
+    const ev = await trainer.evaluate(test, { name: 'test' });
+    testMetrics = ev.metrics;
+    if (!o.json) io.out(`\nTest (${o.test}):\n${ev.report ?? ''}`);
+    await trainer.writeReport();
+  }
+  return { result, devMetrics, testMetrics };
 }

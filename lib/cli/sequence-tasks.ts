@@ -31,7 +31,7 @@ import type { TrainingArgs } from '../trainer/args.js';
 import { listCheckpoints } from '../trainer/checkpoint.js';
 import { formatDuration } from '../trainer/log.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
-import { freezeStrategy, parsers, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO, type OptionSpec } from './common.js';
+import { freezeStrategy, parsers, trainSaveAndTest, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO, type OptionSpec } from './common.js';
 import type { TrainCommandOptions, TrainSummary } from './train.js';
 
 /** Metric names of these tasks (for `--metric`). */
@@ -192,36 +192,15 @@ export async function runTrainSequenceTask(o: TrainCommandOptions, io: CliIO = p
   const trainer = new Trainer({ model, tokenizer, train, eval: dev ?? undefined, task: intentSlots ? isTask : tcTask, args });
   hooks.onTrainer?.(trainer);
 
-  // Ctrl-C: finish the step, write a checkpoint, end cleanly (a second Ctrl-C aborts).
-  let interrupted = 0;
-  const onSigint = (): void => {
-    if (++interrupted === 1) { io.err('\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...\n'); trainer.stop(); } else process.exit(130);
-  };
-  process.on('SIGINT', onSigint);
-  let result: TrainResult;
+  let run: Awaited<ReturnType<typeof trainSaveAndTest>>;
   try {
-    result = await trainer.train({ resumeFromCheckpoint: o.resume || undefined });
+    run = await trainSaveAndTest(trainer, o, test, io);
   } catch (e) {
     model.dispose();
     throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
   try {
-    if (result.stopReason === 'stopped') {
-      io.err(`Stopped at step ${result.globalStep}; resume with the same command and --resume\n`);
-      process.exitCode = 130;
-    }
-    await trainer.saveModel(o.out);
-    const devMetrics = result.evaluation?.metrics ?? null;
-    if (result.evaluation?.report && !o.json) io.out(`\nDev (${o.dev}):\n${result.evaluation.report}`);
-    let testMetrics: Record<string, number> | null = null;
-    if (test && result.stopReason !== 'stopped') {
-      const ev = await trainer.evaluate(test, { name: 'test' });
-      testMetrics = ev.metrics;
-      if (!o.json) io.out(`\nTest (${o.test}):\n${ev.report ?? ''}`);
-      await trainer.writeReport();
-    }
+    const { result, devMetrics, testMetrics } = run;
     const { evaluation: _, ...rest } = result;
     const summary: TrainSummary = {
       out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...model.labels!], task: o.task,

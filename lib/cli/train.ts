@@ -27,7 +27,7 @@ import { SCHEDULES } from '../trainer/schedule.js';
 import type { TrainingArgs } from '../trainer/args.js';
 import { formatDuration } from '../trainer/log.js';
 import {
-  DEVICE_PARSER, FREEZE_PARSER, cli, freezeStrategy, mergeConfig, parsers, processIO, requireFile, requireModelDir, resolvePrecision,
+  DEVICE_PARSER, FREEZE_PARSER, cli, freezeStrategy, mergeConfig, parsers, processIO, requireFile, requireModelDir, resolvePrecision, trainSaveAndTest,
   type CliIO, type OptionSpec,
 } from './common.js';
 import { SEQUENCE_METRIC_CHOICES, TASK_DATA_SPECS, checkTaskMetric, runTrainSequenceTask } from './sequence-tasks.js';
@@ -227,36 +227,15 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
   const trainer = new Trainer({ model, tokenizer, train, eval: dev ?? undefined, task: nerTask({ labelAllTokens: o.labelAllTokens }), args });
   hooks.onTrainer?.(trainer);
 
-  // Ctrl-C: finish the step, write a checkpoint, end cleanly (a second Ctrl-C aborts).
-  let interrupted = 0;
-  const onSigint = (): void => {
-    if (++interrupted === 1) { io.err('\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...\n'); trainer.stop(); } else process.exit(130);
-  };
-  process.on('SIGINT', onSigint);
-  let result: TrainResult;
+  let run: Awaited<ReturnType<typeof trainSaveAndTest>>;
   try {
-    result = await trainer.train({ resumeFromCheckpoint: o.resume || undefined });
+    run = await trainSaveAndTest(trainer, o, test, io);
   } catch (e) {
     model.dispose();
     throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
   try {
-    if (result.stopReason === 'stopped') {
-      io.err(`Stopped at step ${result.globalStep}; resume with the same command and --resume\n`);
-      process.exitCode = 130;
-    }
-    await trainer.saveModel(o.out);
-    const devMetrics = result.evaluation?.metrics ?? null;
-    if (result.evaluation?.report && !o.json) io.out(`\nDev (${o.dev}):\n${result.evaluation.report}`);
-    let testMetrics: Record<string, number> | null = null;
-    if (test && result.stopReason !== 'stopped') {
-      const ev = await trainer.evaluate(test, { name: 'test' });
-      testMetrics = ev.metrics;
-      if (!o.json) io.out(`\nTest (${o.test}):\n${ev.report ?? ''}`);
-      await trainer.writeReport();
-    }
+    const { result, devMetrics, testMetrics } = run;
     const { evaluation: _, ...rest } = result;
     const summary: TrainSummary = {
       out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...model.labels!], scheme, task: 'ner',
