@@ -522,14 +522,21 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
     zeroGrad();
     return r;
   }
+  ensureOptimizerState();
+  step_++;
+  clipAndUpdate(r.grad_norm, maxGradNorm, lr, opt);
+  return r;
+}
+
+void Bert::clipAndUpdate(double gradNorm, double maxGradNorm, double lr, const AdamWOptions& opt) {
   // clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
   if (maxGradNorm > 0) {
-    double coef = maxGradNorm / (r.grad_norm + 1e-6);
+    double coef = maxGradNorm / (gradNorm + 1e-6);
     if (coef < 1.0)
       for (auto& g : groups_) g.grad.mul_(coef);
   }
-  ensureOptimizerState();
-  step_++;
+  // AdamW over each trainable range: the one-pass kernel on CPU, tensor ops elsewhere (and with
+  // ROOTS_ADAMW=foreach, for comparisons).
   const double bc1 = 1.0 - std::pow(opt.beta1, static_cast<double>(step_));
   const double bc2 = 1.0 - std::pow(opt.beta2, static_cast<double>(step_));
   for (auto& g : groups_) {
@@ -539,13 +546,15 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
       auto gr = g.grad.narrow(0, run.offset, run.numel);
       auto m = g.exp_avg.narrow(0, run.offset, run.numel);
       auto v = g.exp_avg_sq.narrow(0, run.offset, run.numel);
-      FusedAdamWCpu(p.data_ptr<float>(), gr.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(),
-                    run.numel, static_cast<float>(lr), static_cast<float>(wd), static_cast<float>(opt.beta1),
-                    static_cast<float>(opt.beta2), static_cast<float>(opt.eps), static_cast<float>(bc1),
-                    static_cast<float>(std::sqrt(bc2)));
+      if (device_.is_cpu() && adamw_ != "foreach")
+        FusedAdamWCpu(p.data_ptr<float>(), gr.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(),
+                      run.numel, static_cast<float>(lr), static_cast<float>(wd), static_cast<float>(opt.beta1),
+                      static_cast<float>(opt.beta2), static_cast<float>(opt.eps), static_cast<float>(bc1),
+                      static_cast<float>(std::sqrt(bc2)));
+      else
+        ElementwiseAdamW(p, gr, m, v, lr, wd, opt, bc1, bc2);
     }
   }
-  return r;
 }
 
 StepResult Bert::trainStepDevice(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
@@ -620,24 +629,7 @@ StepResult Bert::trainStepDevice(const std::vector<BatchTensors>& micro, double 
     return r;
   }
   step_ = next;
-  if (fused) return r;
-  if (maxGradNorm > 0) {
-    double coef = maxGradNorm / (r.grad_norm + 1e-6);
-    if (coef < 1.0)
-      for (auto& g : groups_) g.grad.mul_(coef);
-  }
-  const double bc1 = 1.0 - std::pow(opt.beta1, static_cast<double>(step_));
-  const double bc2 = 1.0 - std::pow(opt.beta2, static_cast<double>(step_));
-  for (auto& g : groups_) {
-    const double wd = g.decay ? opt.weight_decay : 0.0;
-    for (const auto& run : g.runs) {
-      auto p = g.data.narrow(0, run.offset, run.numel);
-      auto gr = g.grad.narrow(0, run.offset, run.numel);
-      auto m = g.exp_avg.narrow(0, run.offset, run.numel);
-      auto v = g.exp_avg_sq.narrow(0, run.offset, run.numel);
-      ElementwiseAdamW(p, gr, m, v, lr, wd, opt, bc1, bc2);
-    }
-  }
+  if (!fused) clipAndUpdate(r.grad_norm, maxGradNorm, lr, opt);
   return r;
 }
 
