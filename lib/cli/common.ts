@@ -11,6 +11,9 @@ import { RootsError } from '../errors.js';
 import { info } from '../info.js';
 import type { Device, Precision } from '../models/bert.js';
 import type { Trainer, TrainResult } from '../trainer/trainer.js';
+import type { TrainingArgs } from '../trainer/args.js';
+import type { BertPreTrainedModel } from '../models/bert.js';
+import type { TrainCommandOptions } from './train.js';
 
 /** Where commands write (tests pass their own). */
 export interface CliIO {
@@ -192,4 +195,27 @@ export async function trainSaveAndTest<E>(
     await trainer.writeReport();
   }
   return { result, devMetrics, testMetrics };
+}
+
+/** The Trainer's arguments from `roots train` flags (undefined ones left to the Trainer's defaults). */
+export function trainingArgsFromOptions(o: TrainCommandOptions, d: { hasDev: boolean; maxLength: number }): TrainingArgs {
+  const args: TrainingArgs = {
+    outputDir: o.out, overwriteOutputDir: o.overwrite, epochs: o.epochs, maxSteps: o.maxSteps, batchSize: o.batchSize,
+    evalBatchSize: o.evalBatchSize, gradientAccumulationSteps: o.gradAccum, learningRate: o.lr, lrScheduler: o.scheduler,
+    warmupRatio: o.warmupRatio, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm,
+    evalSteps: d.hasDev ? o.evalSteps : undefined, saveSteps: o.saveSteps, saveTotalLimit: o.saveTotalLimit ?? 3, loggingSteps: o.loggingSteps,
+    metricForBestModel: o.metric, earlyStopping: o.patience ? { patience: o.patience } : undefined,
+    freeze: freezeStrategy(o.freeze), seed: o.seed, maxLength: o.maxLength ?? d.maxLength,
+    progress: o.progress, saveStrategy: !d.hasDev && o.saveSteps === undefined ? 'epoch' : undefined,
+  };
+  for (const k of Object.keys(args) as (keyof TrainingArgs)[]) if (args[k] === undefined) delete args[k];
+  return args;
+}
+
+/** A tokenizer with more ids than the model's embedding table is a config error (disposes the model). */
+export function checkVocabFits(tokenizer: { vocabSize: number }, model: BertPreTrainedModel, modelDir: string): void {
+  if (tokenizer.vocabSize > model.config.vocab_size) {
+    model.dispose();
+    throw new RootsError('ERR_CONFIG', `${modelDir}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${model.config.vocab_size}`);
+  }
 }

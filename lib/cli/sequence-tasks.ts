@@ -27,11 +27,10 @@ import {
   MULTI_LABEL_METRICS, TEXT_CLASSIFICATION_METRICS, TextClassificationTask, evaluateTextClassification, parseClassWeights,
 } from '../tasks/text-classification.js';
 import { Tokenizer } from '../tokenizer.js';
-import type { TrainingArgs } from '../trainer/args.js';
 import { listCheckpoints } from '../trainer/checkpoint.js';
 import { formatDuration } from '../trainer/log.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
-import { freezeStrategy, parsers, trainSaveAndTest, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO, type OptionSpec } from './common.js';
+import { parsers, trainSaveAndTest, trainingArgsFromOptions, checkVocabFits, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO, type OptionSpec } from './common.js';
 import type { TrainCommandOptions, TrainSummary } from './train.js';
 
 /** Metric names of these tasks (for `--metric`). */
@@ -174,21 +173,9 @@ export async function runTrainSequenceTask(o: TrainCommandOptions, io: CliIO = p
       ...common, labels: covers ? undefined : labels, problemType: multiLabel ? 'multi_label_classification' : 'single_label_classification',
     });
   if (folderLabels && !covers) io.err(`The labels of ${modelDir} do not cover the data's; the classification head${intentSlots ? 's start' : ' starts'} fresh with ${labels.length} labels${slotLabels ? ` and ${slotLabels.length} slot tags` : ''}\n`);
-  if (tokenizer.vocabSize > model.config.vocab_size) {
-    model.dispose();
-    throw new RootsError('ERR_CONFIG', `${modelDir}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${model.config.vocab_size}`);
-  }
+  checkVocabFits(tokenizer, model, modelDir);
 
-  const args: TrainingArgs = {
-    outputDir: o.out, overwriteOutputDir: o.overwrite, epochs: o.epochs, maxSteps: o.maxSteps, batchSize: o.batchSize,
-    evalBatchSize: o.evalBatchSize, gradientAccumulationSteps: o.gradAccum, learningRate: o.lr, lrScheduler: o.scheduler,
-    warmupRatio: o.warmupRatio, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm,
-    evalSteps: dev ? o.evalSteps : undefined, saveSteps: o.saveSteps, saveTotalLimit: o.saveTotalLimit ?? 3, loggingSteps: o.loggingSteps,
-    metricForBestModel: o.metric, earlyStopping: o.patience ? { patience: o.patience } : undefined,
-    freeze: freezeStrategy(o.freeze), seed: o.seed, maxLength: o.maxLength ?? Math.min(128, model.config.max_position_embeddings),
-    progress: o.progress, saveStrategy: !dev && o.saveSteps === undefined ? 'epoch' : undefined,
-  };
-  for (const k of Object.keys(args) as (keyof TrainingArgs)[]) if (args[k] === undefined) delete args[k];
+  const args = trainingArgsFromOptions(o, { hasDev: Boolean(dev), maxLength: Math.min(128, model.config.max_position_embeddings) });
   const trainer = new Trainer({ model, tokenizer, train, eval: dev ?? undefined, task: intentSlots ? isTask : tcTask, args });
   hooks.onTrainer?.(trainer);
 

@@ -27,7 +27,7 @@ import { SCHEDULES } from '../trainer/schedule.js';
 import type { TrainingArgs } from '../trainer/args.js';
 import { formatDuration } from '../trainer/log.js';
 import {
-  DEVICE_PARSER, FREEZE_PARSER, cli, freezeStrategy, mergeConfig, parsers, processIO, requireFile, requireModelDir, resolvePrecision, trainSaveAndTest,
+  DEVICE_PARSER, FREEZE_PARSER, cli, mergeConfig, parsers, processIO, requireFile, requireModelDir, resolvePrecision, trainSaveAndTest, trainingArgsFromOptions, checkVocabFits,
   type CliIO, type OptionSpec,
 } from './common.js';
 import { SEQUENCE_METRIC_CHOICES, TASK_DATA_SPECS, checkTaskMetric, runTrainSequenceTask } from './sequence-tasks.js';
@@ -209,21 +209,9 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
     log: (m) => io.err(m + '\n'),
   });
   if (folderLabels && !covers) io.err(`The labels of ${modelDir} (${folderLabels.join(', ')}) do not cover the data's; the classification head starts fresh with ${dataLabels.length} labels\n`);
-  if (tokenizer.vocabSize > model.config.vocab_size) {
-    model.dispose();
-    throw new RootsError('ERR_CONFIG', `${modelDir}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${model.config.vocab_size}`);
-  }
+  checkVocabFits(tokenizer, model, modelDir);
 
-  const args: TrainingArgs = {
-    outputDir: o.out, overwriteOutputDir: o.overwrite, epochs: o.epochs, maxSteps: o.maxSteps, batchSize: o.batchSize,
-    evalBatchSize: o.evalBatchSize, gradientAccumulationSteps: o.gradAccum, learningRate: o.lr, lrScheduler: o.scheduler,
-    warmupRatio: o.warmupRatio, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm,
-    evalSteps: dev ? o.evalSteps : undefined, saveSteps: o.saveSteps, saveTotalLimit: o.saveTotalLimit ?? 3, loggingSteps: o.loggingSteps,
-    metricForBestModel: o.metric, earlyStopping: o.patience ? { patience: o.patience } : undefined,
-    freeze: freezeStrategy(o.freeze), seed: o.seed, maxLength: o.maxLength ?? Math.min(256, model.config.max_position_embeddings),
-    progress: o.progress, saveStrategy: !dev && o.saveSteps === undefined ? 'epoch' : undefined,
-  };
-  for (const k of Object.keys(args) as (keyof TrainingArgs)[]) if (args[k] === undefined) delete args[k];
+  const args = trainingArgsFromOptions(o, { hasDev: Boolean(dev), maxLength: Math.min(256, model.config.max_position_embeddings) });
   const trainer = new Trainer({ model, tokenizer, train, eval: dev ?? undefined, task: nerTask({ labelAllTokens: o.labelAllTokens }), args });
   hooks.onTrainer?.(trainer);
 
