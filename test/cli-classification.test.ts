@@ -4,30 +4,11 @@
 // and one-line errors for bad input.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { repoRoot, tmp } from './helpers.js';
+import { oneLineError, repoRoot, roots, tmp } from './helpers.js';
 import { SNIPS, SST2, TREC, VOCAB, haveSnips, haveSst2, haveTrec } from './textcls-fixtures.js';
 
-const entry = pathToFileURL(join(repoRoot, 'lib', 'cli', 'index.ts')).href;
-
-function roots(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const script = `const { main } = await import(${JSON.stringify(entry)}); await main(['node', 'roots', ...process.argv.slice(1)]);`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
-    cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ROOTS_DEBUG: '' },
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function oneLineError(r: ReturnType<typeof roots>, re: RegExp): void {
-  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('(node:'));
-  assert.equal(lines.length, 1, `one line of error, got:\n${r.stderr}`);
-  assert.match(lines[0], /^roots: error: /);
-  assert.match(lines[0], re);
-}
 
 const d = tmp('roots-cli-cls-');
 const init = join(d.dir, 'init');

@@ -1,10 +1,11 @@
 // Shared test helpers: where the shared data lives, the Python reference, small safetensors I/O,
 // tolerances.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** ../shared/data from the repo (read in place, never copied); ROOTS_SHARED_DATA overrides. */
@@ -83,4 +84,24 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return m;
+}
+
+const cliEntry = pathToFileURL(join(repoRoot, 'lib', 'cli', 'index.ts')).href;
+
+/** Runs `roots ...args` in a child process (the TypeScript sources through tsx). */
+export function roots(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const script = `const { main } = await import(${JSON.stringify(cliEntry)}); await main(['node', 'roots', ...process.argv.slice(1)]);`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
+    cwd: repoRoot, encoding: 'utf8', env: { ...process.env, ROOTS_DEBUG: '' },
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Exit code 1 and exactly one line on stderr: `roots: error: ...` matching `re`. */
+export function oneLineError(r: ReturnType<typeof roots>, re: RegExp): void {
+  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('(node:'));
+  assert.equal(lines.length, 1, `one line of error, got:\n${r.stderr}`);
+  assert.match(lines[0], /^roots: error: /);
+  assert.match(lines[0], re);
 }
