@@ -5,8 +5,7 @@
  * config.json's architectures) is scored by sequence-tasks.ts instead.
  */
 import type { Command } from 'commander';
-import { readTaggedData, type DataFormat } from '../data/formats.js';
-import type { FileEncoding } from '../data/readers.js';
+import { readTaggedData, type TextDataOptions } from '../data/formats.js';
 import { readConfig } from '../models/config.js';
 import { RootsError } from '../errors.js';
 import { BertForTokenClassification, type Device } from '../models/bert.js';
@@ -16,7 +15,8 @@ import { TAGGING_SCHEMES } from '../metrics/seqeval.js';
 import { DEVICE_PARSER, cli, parsers, processIO, requireFile, requireModelDir, resolvePrecision, type CliIO } from './common.js';
 import { TASK_DATA_SPECS, modelTask, runEvalSequenceTask } from './sequence-tasks.js';
 
-export interface EvalCommandOptions {
+/** The data flags (format, encoding, columns, TREC labels) are those of TextDataOptions. */
+export interface EvalCommandOptions extends TextDataOptions {
   model?: string;
   data?: string;
   json?: boolean;
@@ -27,13 +27,6 @@ export interface EvalCommandOptions {
   strict?: string;
   device?: string;
   precision?: 'fp32' | 'bf16' | 'auto';
-  format?: DataFormat;
-  encoding?: FileEncoding;
-  textColumn?: string;
-  textPairColumn?: string;
-  labelColumn?: string;
-  labelSeparator?: string;
-  trecLabels?: 'coarse' | 'fine';
   threshold?: number;
 }
 

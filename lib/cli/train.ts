@@ -12,8 +12,8 @@
 import { Command, Option } from 'commander';
 import { basename, join } from 'node:path';
 import { listCheckpoints } from '../trainer/checkpoint.js';
-import type { FileEncoding, TaggedSentence } from '../data/readers.js';
-import { readTaggedData, type DataFormat } from '../data/formats.js';
+import type { TaggedSentence } from '../data/readers.js';
+import { readTaggedData, type TextDataOptions } from '../data/formats.js';
 import { LabelVocab } from '../data/labels.js';
 import { detectScheme, TAG_SCHEMES, type TagScheme } from '../data/tagging.js';
 import { RootsError } from '../errors.js';
@@ -33,7 +33,8 @@ import {
 import { SEQUENCE_METRIC_CHOICES, TASK_DATA_SPECS, checkTaskMetric, runTrainSequenceTask } from './sequence-tasks.js';
 
 /** Options of `roots train` (also the keys of a `--config` file). */
-export interface TrainCommandOptions {
+/** The data flags (format, encoding, columns, TREC labels) are those of TextDataOptions. */
+export interface TrainCommandOptions extends TextDataOptions {
   task?: 'ner' | 'token-classification' | 'text-classification' | 'intent-slots';
   model?: string;
   train?: string;
@@ -66,13 +67,6 @@ export interface TrainCommandOptions {
   tagColumn?: number;
   scheme?: TagScheme | 'keep';
   labelAllTokens?: boolean;
-  format?: DataFormat;
-  encoding?: FileEncoding;
-  textColumn?: string;
-  textPairColumn?: string;
-  labelColumn?: string;
-  labelSeparator?: string;
-  trecLabels?: 'coarse' | 'fine';
   multiLabel?: boolean;
   threshold?: number;
   classWeights?: string;
