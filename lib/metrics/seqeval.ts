@@ -321,51 +321,46 @@ function makeReader(options: EntityOptions): { read: SentenceReader; scheme: Tag
     throw new RootsError('ERR_INVALID_ARG', `Expected a boolean for suffix but received ${describe(options.suffix)}`);
   }
   if (options.scheme === undefined) {
-    const cache = new Map<string, LenientTag>();
-    let buf: LenientTag[] = [];
-    const read: SentenceReader = (tags, sentence, name, out) => {
-      if (buf.length < tags.length) buf = new Array<LenientTag>(tags.length);
-      const parsed = buf;
-      for (let k = 0; k < tags.length; k++) {
-        const tag = tags[k];
-        let p = cache.get(tag as string);
-        if (p === undefined) {
-          if (typeof tag !== 'string' || tag.length === 0) badTag(name, sentence, k, tag);
-          p = parseLenient(tag, suffix);
-          cache.set(tag, p);
-        }
-        parsed[k] = p;
-      }
-      lenientEntities(parsed, tags.length, out);
-    };
-    return { read, scheme: null };
+    return { read: cachedReader((tag) => parseLenient(tag, suffix), lenientEntities), scheme: null };
   }
   const schemeName = parseScheme(options.scheme);
   const tables = SCHEME_TABLES[schemeName];
-  const cache = new Map<string, StrictTag>();
-  let buf: StrictTag[] = [];
-  const read: SentenceReader = (tags, sentence, name, out) => {
-    if (buf.length < tags.length) buf = new Array<StrictTag>(tags.length);
-    const parsed = buf;
+  const parse = (tag: string, sentence: number, name: string, k: number): StrictTag => {
+    const q = parseStrict(tag, suffix, tables);
+    if (q === null) {
+      throw new RootsError('ERR_INVALID_ARG',
+        `Invalid tag ${describe(tag)} at ${name}[${sentence}][${k}] for scheme ${schemeName}: ` +
+        `the ${suffix ? 'suffix' : 'prefix'} must be one of ${tables.allowed.join(', ')}`);
+    }
+    return q;
+  };
+  return { read: cachedReader(parse, (parsed, n, out) => strictEntities(parsed, n, tables, out)), scheme: schemeName };
+}
+
+/**
+ * A sentence reader that parses each distinct tag string once (a corpus has a few dozen) into a
+ * reused buffer, then hands the parsed sentence to `extract`.
+ */
+function cachedReader<T>(
+  parse: (tag: string, sentence: number, name: string, k: number) => T,
+  extract: (parsed: T[], length: number, out: EntitySpan[]) => void,
+): SentenceReader {
+  const cache = new Map<string, T>();
+  let buf: T[] = [];
+  return (tags, sentence, name, out) => {
+    if (buf.length < tags.length) buf = new Array<T>(tags.length);
     for (let k = 0; k < tags.length; k++) {
       const tag = tags[k];
       let p = cache.get(tag as string);
       if (p === undefined) {
         if (typeof tag !== 'string' || tag.length === 0) badTag(name, sentence, k, tag);
-        const q = parseStrict(tag, suffix, tables);
-        if (q === null) {
-          throw new RootsError('ERR_INVALID_ARG',
-            `Invalid tag ${describe(tag)} at ${name}[${sentence}][${k}] for scheme ${schemeName}: ` +
-            `the ${suffix ? 'suffix' : 'prefix'} must be one of ${tables.allowed.join(', ')}`);
-        }
-        p = q;
+        p = parse(tag, sentence, name, k);
         cache.set(tag, p);
       }
-      parsed[k] = p;
+      buf[k] = p;
     }
-    strictEntities(parsed, tags.length, tables, out);
+    extract(buf, tags.length, out);
   };
-  return { read, scheme: schemeName };
 }
 
 // ---------------------------------------------------------------------------------------------
