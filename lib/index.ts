@@ -13,7 +13,7 @@ export type {
   Head, Device, Precision, FromPretrainedOptions, LoadReport, ModelOutput, TrainStepOptions, StepResult, FreezeStrategy,
 } from './models/bert.js';
 export { BERT_DEFAULTS, normalizeConfig, readConfig, labelsOf, withLabels } from './models/config.js';
-export type { BertConfig } from './models/config.js';
+export type { BertConfig, BertArchitecture } from './models/config.js';
 export { readCheckpointIndex, readSafetensorsIndex } from './checkpoint/index.js';
 export type { TensorIndex, TensorRecord, DType } from './checkpoint/index.js';
 export * from './metrics/index.js';

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RootsError, TorchError, type RootsErrorCode } from './errors.js';
+import type { BertArchitecture } from './models/config.js';
 
 export interface NativeInfo {
   torchVersion: string;
@@ -29,21 +30,7 @@ export interface NativeInfo {
 }
 
 /** The config object the native model takes: Hugging Face's BertConfig fields plus the head. */
-export interface NativeModelConfig {
-  vocab_size: number;
-  hidden_size: number;
-  num_hidden_layers: number;
-  num_attention_heads: number;
-  intermediate_size: number;
-  hidden_act: string;
-  hidden_dropout_prob: number;
-  attention_probs_dropout_prob: number;
-  classifier_dropout?: number | null;
-  max_position_embeddings: number;
-  type_vocab_size: number;
-  layer_norm_eps: number;
-  initializer_range: number;
-  pad_token_id: number;
+export interface NativeModelConfig extends BertArchitecture {
   head: 'base' | 'token' | 'sequence' | 'mlm' | 'qa' | 'intent-slots';
   num_labels: number;
   num_labels_2?: number;

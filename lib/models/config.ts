@@ -6,9 +6,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RootsError } from '../errors.js';
 
-export interface BertConfig {
-  model_type?: 'bert';
-  architectures?: string[];
+/** The BertConfig fields that shape the computation (shared with the native model's config). */
+export interface BertArchitecture {
   vocab_size: number;
   hidden_size: number;
   num_hidden_layers: number;
@@ -23,6 +22,11 @@ export interface BertConfig {
   layer_norm_eps: number;
   initializer_range: number;
   pad_token_id: number;
+}
+
+export interface BertConfig extends BertArchitecture {
+  model_type?: 'bert';
+  architectures?: string[];
   position_embedding_type?: string;
   problem_type?: 'single_label_classification' | 'multi_label_classification' | 'regression' | null;
   id2label?: Record<string, string>;
