@@ -488,6 +488,17 @@ void ElementwiseAdamW(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m
 }
 }  // namespace
 
+torch::Tensor Bert::backwardMicro(const BatchTensors& mb, double n) {
+  torch::Tensor loss;
+  {
+    AutocastGuard ac(precision_ == "bf16", device_.type());
+    loss = forward(mb, true).loss;
+  }
+  if (!loss.defined()) throw RootsException("ERR_INVALID_ARG", "trainStep needs labels for the " + config_.head + " head");
+  (loss / n).backward();
+  return loss.detach();
+}
+
 StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
                            const AdamWOptions& opt, uint64_t rngSeed) {
   StepResult r;
@@ -502,14 +513,7 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
   const double n = static_cast<double>(micro.size());
   double total = 0;
   for (const auto& mb : micro) {
-    torch::Tensor loss;
-    {
-      AutocastGuard ac(precision_ == "bf16", device_.type());
-      loss = forward(mb, true).loss;
-    }
-    if (!loss.defined()) throw RootsException("ERR_INVALID_ARG", "trainStep needs labels for the " + config_.head + " head");
-    (loss / n).backward();
-    total += loss.item<double>() / n;
+    total += backwardMicro(mb, n).item<double>() / n;
     r.tokens += mb.tokens >= 0 ? mb.tokens : mb.attention_mask.sum().item<int64_t>();
   }
   r.loss = total;
@@ -565,14 +569,7 @@ StepResult Bert::trainStepDevice(const std::vector<BatchTensors>& micro, double 
   const double n = static_cast<double>(micro.size());
   torch::Tensor total;
   for (const auto& mb : micro) {
-    torch::Tensor loss;
-    {
-      AutocastGuard ac(precision_ == "bf16", device_.type());
-      loss = forward(mb, true).loss;
-    }
-    if (!loss.defined()) throw RootsException("ERR_INVALID_ARG", "trainStep needs labels for the " + config_.head + " head");
-    (loss / n).backward();
-    auto part = loss.detach().to(torch::kFloat32) / n;
+    auto part = backwardMicro(mb, n).to(torch::kFloat32) / n;
     total = total.defined() ? total + part : part;
     r.tokens += mb.tokens >= 0 ? mb.tokens : mb.attention_mask.sum().item<int64_t>();
   }

@@ -143,6 +143,8 @@ class Bert {
   torch::Tensor act(const torch::Tensor& x) const;
   torch::Tensor drop(const torch::Tensor& x, double p);
   torch::Tensor classWeights() const;  // undefined when none
+  // Forward (autocast as set), loss / n backward into the gradient buffers; returns the detached loss.
+  torch::Tensor backwardMicro(const BatchTensors& mb, double n);
   // Clip to maxGradNorm and apply AdamW for step_ (already incremented).
   void clipAndUpdate(double gradNorm, double maxGradNorm, double lr, const AdamWOptions& opt);
   // The train step off the CPU: no host round trip per micro-batch; the loss and gradient norm come
