@@ -161,7 +161,8 @@ export function table(rows: readonly (readonly string[])[]): string {
 /**
  * The part of `roots train` every task shares: run the Trainer (Ctrl-C finishes the step and writes
  * a checkpoint; a second Ctrl-C aborts), save the model, print the dev report, score the test set
- * and write the HTML report. The caller owns (and disposes) the model.
+ * and write the HTML report. On failure it disposes the trainer's model; on success the caller
+ * still owns it.
  */
 export async function trainSaveAndTest<E>(
   trainer: Trainer<E>,
@@ -174,27 +175,32 @@ export async function trainSaveAndTest<E>(
     if (++interrupted === 1) { io.err('\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...\n'); trainer.stop(); } else process.exit(130);
   };
   process.on('SIGINT', onSigint);
-  let result: TrainResult;
   try {
-    result = await trainer.train({ resumeFromCheckpoint: o.resume || undefined });
-  } finally {
-    process.off('SIGINT', onSigint);
+    let result: TrainResult;
+    try {
+      result = await trainer.train({ resumeFromCheckpoint: o.resume || undefined });
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+    if (result.stopReason === 'stopped') {
+      io.err(`Stopped at step ${result.globalStep}; resume with the same command and --resume\n`);
+      process.exitCode = 130;
+    }
+    await trainer.saveModel(o.out);
+    const devMetrics = result.evaluation?.metrics ?? null;
+    if (result.evaluation?.report && !o.json) io.out(`\nDev (${o.dev}):\n${result.evaluation.report}`);
+    let testMetrics: Record<string, number> | null = null;
+    if (test && result.stopReason !== 'stopped') {
+      const ev = await trainer.evaluate(test, { name: 'test' });
+      testMetrics = ev.metrics;
+      if (!o.json) io.out(`\nTest (${o.test}):\n${ev.report ?? ''}`);
+      await trainer.writeReport();
+    }
+    return { result, devMetrics, testMetrics };
+  } catch (e) {
+    trainer.model.dispose();
+    throw e;
   }
-  if (result.stopReason === 'stopped') {
-    io.err(`Stopped at step ${result.globalStep}; resume with the same command and --resume\n`);
-    process.exitCode = 130;
-  }
-  await trainer.saveModel(o.out);
-  const devMetrics = result.evaluation?.metrics ?? null;
-  if (result.evaluation?.report && !o.json) io.out(`\nDev (${o.dev}):\n${result.evaluation.report}`);
-  let testMetrics: Record<string, number> | null = null;
-  if (test && result.stopReason !== 'stopped') {
-    const ev = await trainer.evaluate(test, { name: 'test' });
-    testMetrics = ev.metrics;
-    if (!o.json) io.out(`\nTest (${o.test}):\n${ev.report ?? ''}`);
-    await trainer.writeReport();
-  }
-  return { result, devMetrics, testMetrics };
 }
 
 /** The Trainer's arguments from `roots train` flags (undefined ones left to the Trainer's defaults). */

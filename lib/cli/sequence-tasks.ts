@@ -179,15 +179,8 @@ export async function runTrainSequenceTask(o: TrainCommandOptions, io: CliIO = p
   const trainer = new Trainer({ model, tokenizer, train, eval: dev ?? undefined, task: intentSlots ? isTask : tcTask, args });
   hooks.onTrainer?.(trainer);
 
-  let run: Awaited<ReturnType<typeof trainSaveAndTest>>;
+  const { result, devMetrics, testMetrics } = await trainSaveAndTest(trainer, o, test, io);
   try {
-    run = await trainSaveAndTest(trainer, o, test, io);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  try {
-    const { result, devMetrics, testMetrics } = run;
     const { evaluation: _, ...rest } = result;
     const summary: TrainSummary = {
       out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...model.labels!], task: o.task,

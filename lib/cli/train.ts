@@ -209,15 +209,8 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
   const trainer = new Trainer({ model, tokenizer, train, eval: dev ?? undefined, task: nerTask({ labelAllTokens: o.labelAllTokens }), args });
   hooks.onTrainer?.(trainer);
 
-  let run: Awaited<ReturnType<typeof trainSaveAndTest>>;
+  const { result, devMetrics, testMetrics } = await trainSaveAndTest(trainer, o, test, io);
   try {
-    run = await trainSaveAndTest(trainer, o, test, io);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  try {
-    const { result, devMetrics, testMetrics } = run;
     const { evaluation: _, ...rest } = result;
     const summary: TrainSummary = {
       out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...model.labels!], scheme, task: 'ner',
