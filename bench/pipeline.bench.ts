@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
-import { Tokenizer } from '../lib/tokenizer.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 import { readConll, LabelVocab, tokenClassificationFeatures, DataLoader, type TaggedSentence } from '../lib/data/index.js';
 
 const DATA = process.env.ROOTS_SHARED_DATA ? pathToFileURL(process.env.ROOTS_SHARED_DATA.replace(/\/?$/, '/')) : new URL('../../shared/data/', import.meta.url);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
-import { Tokenizer } from '../lib/tokenizer.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 import {
   LabelVocab, alignLabelsToTokens, alignExample, tokenClassificationFeatures, planWindows, mergeWindowLogits, argmaxRows,
   groupWindows, readConll, tagsToSpans,

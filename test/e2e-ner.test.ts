@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConll } from '../lib/data/readers.js';
 import { LabelVocab } from '../lib/data/labels.js';
-import { Tokenizer } from '../lib/tokenizer.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 import { Trainer, LOG_FILE } from '../lib/trainer/trainer.js';
 import { readJsonlLog, type TrainLogRecord } from '../lib/trainer/log.js';
 import { convertSentences, evaluateNer } from '../lib/tasks/ner.js';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Tokenizer } from '../lib/tokenizer.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 import {
   DataLoader, Rng, collate, textClassificationFeatures, tokenClassificationFeatures, LabelVocab, readDelimited, readConll,
   type Feature, type LoaderBatch,

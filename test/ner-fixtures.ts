@@ -2,7 +2,7 @@
 // vocabulary and tokenizer, and tiny models (fast on 2 cores).
 import { generateCorpus } from '../lib/demo/corpus.js';
 import { buildVocab } from '../lib/demo/vocab.js';
-import { Tokenizer } from '../lib/tokenizer.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 import { LabelVocab } from '../lib/data/labels.js';
 import { BertForTokenClassification } from '../lib/models/bert.js';
 import type { TaggedSentence } from '../lib/data/readers.js';

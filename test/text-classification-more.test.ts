@@ -11,7 +11,7 @@ import type { TextExample } from '../lib/data/readers.js';
 import { BertForSequenceClassification } from '../lib/models/bert.js';
 import { pipeline } from '../lib/pipelines/index.js';
 import { TextClassificationTask, evaluateTextClassification, inverseFrequencyWeights, type TextClassificationDetails } from '../lib/tasks/text-classification.js';
-import { Tokenizer } from '../lib/tokenizer.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 import { LOG_FILE, Trainer } from '../lib/trainer/trainer.js';
 import { tmp } from './helpers.js';
 import { SNIPS, TREC, firstLast, haveSnips, haveTrec, strided, tinySequenceModel, trainLosses, uncasedTokenizer } from './textcls-fixtures.js';

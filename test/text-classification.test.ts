@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { detectFormat, readIntentSlotData, readTextData } from '../lib/data/formats.js';
 import { LabelVocab } from '../lib/data/labels.js';
-import { collate } from '../lib/data/loader.js';
+import { collate } from '../lib/data/collate.js';
 import type { TextExample } from '../lib/data/readers.js';
 import { RootsError } from '../lib/errors.js';
 import { BertForSequenceClassification } from '../lib/models/bert.js';
@@ -17,7 +17,7 @@ import { pipeline } from '../lib/pipelines/index.js';
 import {
   TextClassificationTask, evaluateTextClassification, inverseFrequencyWeights, parseClassWeights, type TextClassificationDetails,
 } from '../lib/tasks/text-classification.js';
-import { Tokenizer } from '../lib/tokenizer.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 import { LOG_FILE, Trainer } from '../lib/trainer/trainer.js';
 import { tmp } from './helpers.js';
 import {

@@ -2,7 +2,7 @@
 // place), bert-base-uncased's vocabulary, strided subsets, and tiny models (fast on 2 cores).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tokenizer } from '../lib/tokenizer.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 import { BertForIntentAndSlots, BertForSequenceClassification, type FromPretrainedOptions } from '../lib/models/bert.js';
 import type { BertConfig } from '../lib/models/config.js';
 import { readJsonlLog, type TrainLogRecord } from '../lib/trainer/log.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
-import { Tokenizer, parseVocab } from '../lib/tokenizer.js';
+import { Tokenizer, parseVocab } from '../lib/tokenizer/index.js';
 import { RootsError } from '../lib/errors.js';
 
 const DATA = process.env.ROOTS_SHARED_DATA ? pathToFileURL(process.env.ROOTS_SHARED_DATA.replace(/\/?$/, '/')) : new URL('../../shared/data/', import.meta.url);

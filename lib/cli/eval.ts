@@ -10,7 +10,7 @@ import { readConfig } from '../models/config.js';
 import { RootsError } from '../errors.js';
 import { BertForTokenClassification, type Device } from '../models/bert.js';
 import { evaluateNer } from '../tasks/ner.js';
-import { Tokenizer } from '../tokenizer.js';
+import { Tokenizer } from '../tokenizer/index.js';
 import { TAGGING_SCHEMES } from '../metrics/seqeval.js';
 import { DEVICE_PARSER, cli, parsers, processIO, requireFile, requireModelDir, resolvePrecision, type CliIO } from './common.js';
 import { TASK_DATA_SPECS, modelTask, runEvalSequenceTask } from './sequence-tasks.js';

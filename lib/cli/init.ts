@@ -13,7 +13,7 @@ import { LabelVocab } from '../data/labels.js';
 import { convertTags, TAG_SCHEMES, type TagScheme } from '../data/tagging.js';
 import { RootsError } from '../errors.js';
 import { normalizeConfig, withLabels, type BertConfig } from '../models/config.js';
-import { Tokenizer, parseVocab } from '../tokenizer.js';
+import { Tokenizer, parseVocab } from '../tokenizer/index.js';
 import { cli, parsers, processIO, requireFile, type CliIO } from './common.js';
 
 export interface InitCommandOptions {

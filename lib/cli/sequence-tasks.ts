@@ -26,7 +26,7 @@ import { INTENT_SLOTS_METRICS, IntentSlotsTask, evaluateIntentSlots } from '../t
 import {
   MULTI_LABEL_METRICS, TEXT_CLASSIFICATION_METRICS, TextClassificationTask, evaluateTextClassification, parseClassWeights,
 } from '../tasks/text-classification.js';
-import { Tokenizer } from '../tokenizer.js';
+import { Tokenizer } from '../tokenizer/index.js';
 import { listCheckpoints } from '../trainer/checkpoint.js';
 import { formatDuration } from '../trainer/log.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';

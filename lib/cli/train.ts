@@ -21,7 +21,7 @@ import { setNumThreads } from '../info.js';
 import { readConfig, labelsOf } from '../models/config.js';
 import { BertForTokenClassification, type Device } from '../models/bert.js';
 import { convertSentences, nerTask } from '../tasks/ner.js';
-import { Tokenizer } from '../tokenizer.js';
+import { Tokenizer } from '../tokenizer/index.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
 import { SCHEDULES } from '../trainer/schedule.js';
 import type { TrainingArgs } from '../trainer/args.js';

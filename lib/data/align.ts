@@ -13,7 +13,7 @@
  */
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import { IGNORE_INDEX } from '../batch.js';
-import type { Tokenizer } from '../tokenizer.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import type { LabelVocab } from './labels.js';
 import type { TaggedSentence } from './readers.js';
 

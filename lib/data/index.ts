@@ -15,9 +15,13 @@ export {
   alignLabelsToTokens, alignExample, tokenClassificationFeatures, planWindows, mergeWindowLogits, argmaxRows, groupWindows,
 } from './align.js';
 export type { AlignOptions, TokenFeature, WindowInfo, MergeOptions } from './align.js';
-export { DataLoader, Rng, collate, textClassificationFeatures } from './loader.js';
-export type {
-  Feature, LoaderBatch, RngState, TextFeatureOptions, TextFeature, CollateOptions, DataLoaderOptions, LoaderState,
-} from './loader.js';
+export { Rng } from './rng.js';
+export type { RngState } from './rng.js';
+export { textClassificationFeatures } from './features.js';
+export type { Feature, TextFeatureOptions, TextFeature } from './features.js';
+export { collate } from './collate.js';
+export type { CollateOptions } from './collate.js';
+export { DataLoader } from './loader.js';
+export type { LoaderBatch, DataLoaderOptions, LoaderState } from './loader.js';
 export { detectFormat, checkFormat, readTextData, readTaggedData, readIntentSlotData, DATA_FORMATS } from './formats.js';
 export type { DataFormat, DataKind, TextDataOptions } from './formats.js';

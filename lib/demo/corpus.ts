@@ -6,7 +6,7 @@
  * a shortcut. Tags are IOB2. Same seed, same corpus.
  */
 import { writeFile } from 'node:fs/promises';
-import { Rng } from '../data/loader.js';
+import { Rng } from '../data/rng.js';
 import type { TaggedSentence } from '../data/readers.js';
 
 const ONSETS = ['b', 'br', 'c', 'ch', 'd', 'f', 'g', 'gr', 'h', 'j', 'k', 'kr', 'l', 'm', 'n', 'p', 'r', 's', 'st', 't', 'tr', 'v', 'w', 'z'];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Batch } from '../batch.js';
 import { RootsError, expectNumber } from '../errors.js';
 import { call, callSync, native, type NativeBatch, type NativeModel, type NativeModelConfig, type NativeTensorEntry } from '../native.js';
-import { readCheckpointIndex, type TensorIndex } from '../checkpoint/index.js';
+import { readCheckpointIndex, type TensorIndex } from '../weights/index.js';
 import { BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
 
 export type Head = NativeModelConfig['head'];
@@ -315,7 +315,7 @@ export class BertPreTrainedModel {
   }
 
   async loadOptimizer(path: string): Promise<void> {
-    const { readSafetensorsIndex } = await import('../checkpoint/index.js');
+    const { readSafetensorsIndex } = await import('../weights/index.js');
     const { index, metadata } = await readSafetensorsIndex(path);
     const entries: NativeTensorEntry[] = [];
     for (const k of ['decay.exp_avg', 'decay.exp_avg_sq', 'no_decay.exp_avg', 'no_decay.exp_avg_sq']) {

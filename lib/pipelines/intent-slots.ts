@@ -25,7 +25,7 @@ import { getEntities } from '../metrics/seqeval.js';
 import { forwardFeatures } from '../tasks/forward.js';
 import { intentSlotFeatures } from '../tasks/intent-slots.js';
 import { softmax } from '../tasks/text-classification.js';
-import type { Tokenizer } from '../tokenizer.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { loadPipelineModel, serialQueue, type PipelineSource } from './source.js';
 import type { LabelScore } from './text-classification.js';
 

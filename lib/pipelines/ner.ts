@@ -19,11 +19,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mergeWindowLogits, planWindows } from '../data/align.js';
-import type { Feature } from '../data/loader.js';
+import type { Feature } from '../data/features.js';
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import { BertForTokenClassification, type BertPreTrainedModel, type Device, type Precision } from '../models/bert.js';
 import { forwardFeatures } from '../tasks/forward.js';
-import { Tokenizer } from '../tokenizer.js';
+import { Tokenizer } from '../tokenizer/index.js';
 import {
   aggregateEntities, parseAggregation, softmaxRows, wordPieceTokensToString,
   type AggregationStrategy, type NerEntity, type PreEntity,

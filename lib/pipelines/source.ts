@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { RootsError, describe } from '../errors.js';
 import type { BertPreTrainedModel, Device, ModelClass, Precision } from '../models/bert.js';
 import { readConfig } from '../models/config.js';
-import { Tokenizer } from '../tokenizer.js';
+import { Tokenizer } from '../tokenizer/index.js';
 
 /** The architecture a trained folder of each head names in config.json. */
 const ARCHITECTURES: Partial<Record<string, string>> = {

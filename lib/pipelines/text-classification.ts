@@ -20,12 +20,12 @@
  * One deliberate difference from Transformers: a list of inputs always gives one list per input
  * (Transformers returns a bare `{label, score}` per input when `top_k` is not given).
  */
-import type { Feature } from '../data/loader.js';
+import type { Feature } from '../data/features.js';
 import { RootsError, describe, expectNumber, expectPositiveInt } from '../errors.js';
 import { BertForSequenceClassification, type BertPreTrainedModel, type Device, type Precision } from '../models/bert.js';
 import { forwardFeatures } from '../tasks/forward.js';
 import { isMultiLabel, sigmoid, softmax } from '../tasks/text-classification.js';
-import type { Tokenizer, TruncationStrategy } from '../tokenizer.js';
+import type { Tokenizer, TruncationStrategy } from '../tokenizer/index.js';
 import { loadPipelineModel, serialQueue, type PipelineSource } from './source.js';
 
 /** A text, or a pair (`textPair`; Transformers' `text_pair` is accepted too). */

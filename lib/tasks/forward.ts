@@ -2,7 +2,8 @@
  * Evaluation-mode forward passes over a list of features, batched and padded by the DataLoader
  * (length bucketing, no shuffling), with the outputs cut back to one array per feature.
  */
-import { DataLoader, type Feature } from '../data/loader.js';
+import { DataLoader } from '../data/loader.js';
+import type { Feature } from '../data/features.js';
 import { IGNORE_INDEX } from '../batch.js';
 import { expectPositiveInt } from '../errors.js';
 import type { BertPreTrainedModel } from '../models/bert.js';

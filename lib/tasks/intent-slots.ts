@@ -11,7 +11,7 @@
  *   accuracy: the intent and every slot tag right).
  */
 import { alignLabelsToTokens } from '../data/align.js';
-import type { Feature } from '../data/loader.js';
+import type { Feature } from '../data/features.js';
 import { LabelVocab } from '../data/labels.js';
 import type { IntentSlotExample } from '../data/readers.js';
 import { IGNORE_INDEX } from '../batch.js';
@@ -20,7 +20,7 @@ import { flatClassificationReport } from '../metrics/classification.js';
 import { entityScores, reportFromScores, type EntityOptions, type EntityReport } from '../metrics/seqeval.js';
 import type { BertPreTrainedModel } from '../models/bert.js';
 import { labelsOf } from '../models/config.js';
-import type { Tokenizer } from '../tokenizer.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { forwardFeatures } from './forward.js';
 import type { Evaluation, FeatureOutputs, Task, TaskContext } from './task.js';
 

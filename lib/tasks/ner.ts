@@ -15,7 +15,7 @@ import type { TaggedSentence } from '../data/readers.js';
 import { convertTags, detectScheme, type TagScheme } from '../data/tagging.js';
 import { entityScores, reportFromScores, type EntityOptions, type EntityReport } from '../metrics/seqeval.js';
 import type { BertPreTrainedModel } from '../models/bert.js';
-import type { Tokenizer } from '../tokenizer.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { RootsError } from '../errors.js';
 import { forwardFeatures } from './forward.js';
 import type { Evaluation, FeatureOutputs, Task, TaskContext } from './task.js';

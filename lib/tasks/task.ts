@@ -5,8 +5,8 @@
  * interface (see ner.ts) and one line in index.ts.
  */
 import type { BertPreTrainedModel } from '../models/bert.js';
-import type { Tokenizer } from '../tokenizer.js';
-import type { Feature } from '../data/loader.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import type { Feature } from '../data/features.js';
 import type { LabelVocab } from '../data/labels.js';
 
 /** What a task needs to encode and score examples. */

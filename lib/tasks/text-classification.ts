@@ -10,7 +10,7 @@
  * - Scoring, multi-label: micro and macro F1, micro precision and recall, and the exact-match ratio
  *   (subset accuracy: the predicted set equals the gold set).
  */
-import { textClassificationFeatures, type TextFeature } from '../data/loader.js';
+import { textClassificationFeatures, type TextFeature } from '../data/features.js';
 import { LabelVocab } from '../data/labels.js';
 import type { TextExample } from '../data/readers.js';
 import { RootsError, describe, expectNumber } from '../errors.js';
@@ -19,7 +19,7 @@ import {
   type ConfusionMatrix, type FlatClassificationReport, type MultiLabelScores,
 } from '../metrics/classification.js';
 import type { BertPreTrainedModel } from '../models/bert.js';
-import type { Tokenizer, TruncationStrategy } from '../tokenizer.js';
+import type { Tokenizer, TruncationStrategy } from '../tokenizer/index.js';
 import { forwardFeatures } from './forward.js';
 import type { Evaluation, FeatureOutputs, Task, TaskContext } from './task.js';
 

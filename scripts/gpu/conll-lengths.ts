@@ -7,7 +7,7 @@
 //   node --import tsx scripts/gpu/conll-lengths.ts          (ROOTS_SHARED_DATA overrides ../shared/data)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Tokenizer } from '../../lib/tokenizer.js';
+import { Tokenizer } from '../../lib/tokenizer/index.js';
 import { readConll } from '../../lib/data/readers.js';
 import { tokenClassificationFeatures } from '../../lib/data/align.js';
 

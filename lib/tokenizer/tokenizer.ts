@@ -26,7 +26,7 @@ import { readFile, mkdir, writeFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
-import { RootsError, describe, expectPositiveInt } from './errors.js';
+import { RootsError, describe, expectPositiveInt } from '../errors.js';
 
 /** HF truncation strategies (`truncation=` in HF Transformers). */
 export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
