@@ -118,7 +118,7 @@ function withEnv<T>(vars: Record<string, string>, make: () => T): T {
 }
 
 let seed = 1;
-const rand = () => ((seed = (seed * 48271) % 2147483647) / 2147483647);
+const rand = () => { seed = (seed * 48271) % 2147483647; return seed / 2147483647; };
 const randIds = (n: number) => Int32Array.from({ length: n }, () => 1 + Math.floor(rand() * (config.vocab_size - 1)));
 const randLabels = (n: number) => Int32Array.from({ length: n }, () => Math.floor(rand() * numLabels));
 

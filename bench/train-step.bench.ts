@@ -33,7 +33,7 @@ const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length
 async function roots(precision: 'fp32' | 'bf16'): Promise<number> {
   const model = BertForTokenClassification.fromConfig(config, { labels: Array.from({ length: numLabels }, (_, i) => `L${i}`), precision, seed: 0 });
   let s = 1;
-  const rand = () => ((s = (s * 48271) % 2147483647) / 2147483647);
+  const rand = () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
   const batch = {
     batchSize: B, seqLen: T,
     inputIds: Int32Array.from({ length: B * T }, () => 1 + Math.floor(rand() * (config.vocab_size - 1))),
