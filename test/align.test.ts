@@ -2,7 +2,7 @@
 // label vocabularies; on the real bert-base-cased vocabulary and CoNLL-2003 in ../shared/data.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { Tokenizer } from '../lib/tokenizer/index.js';
@@ -12,10 +12,11 @@ import {
 } from '../lib/data/index.js';
 import { IGNORE_INDEX } from '../lib/batch.js';
 import type { RootsError } from '../lib/errors.js';
+import { requireSharedData } from './helpers.js';
 
 const DATA = process.env.ROOTS_SHARED_DATA ? pathToFileURL(process.env.ROOTS_SHARED_DATA.replace(/\/?$/, '/')) : new URL('../../shared/data/', import.meta.url);
 const data = (p: string): string => fileURLToPath(new URL(p, DATA));
-const skip = existsSync(data('vocab/bert-base-cased/vocab.txt')) ? false : `shared data not found at ${fileURLToPath(DATA)} (set ROOTS_SHARED_DATA)`;
+const skip = requireSharedData('vocab/bert-base-cased/vocab.txt', 'ner/conll2003/eng.train', 'models/camphr_ner_bert/config.json');
 const cased = skip ? undefined! : await Tokenizer.fromPretrained(data('vocab/bert-base-cased'), { doLowerCase: false });
 const X = IGNORE_INDEX;
 

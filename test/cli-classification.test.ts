@@ -7,21 +7,21 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneLineError, repoRoot, roots, tmp } from './helpers.js';
-import { SNIPS, SST2, TREC, VOCAB, haveSnips, haveSst2, haveTrec } from './textcls-fixtures.js';
+import { SNIPS, SST2, TREC, VOCAB, needSnips, needSst2, needTrec } from './textcls-fixtures.js';
 
 
 const d = tmp('roots-cli-cls-');
 const init = join(d.dir, 'init');
-const have = haveSst2 && haveTrec && haveSnips;
+const skip = needSst2 || needTrec || needSnips;
 test.after(() => d.cleanup());
 
-test('roots init: a tiny uncased model folder', { skip: !have && 'no shared data' }, () => {
+test('roots init: a tiny uncased model folder', { skip }, () => {
   const r = roots('init', '--vocab', join(VOCAB, 'vocab.txt'), '--hidden', '32', '--layers', '2', '--heads', '2', '--intermediate', '64', '--max-position', '64', '--out', init);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /lowercased/);
 });
 
-test('bad input: non-zero exit and one line on stderr', { skip: !have && 'no shared data' }, () => {
+test('bad input: non-zero exit and one line on stderr', { skip }, () => {
   const tc = ['train', '--task', 'text-classification', '--model', init, '--out', join(d.dir, 'x')];
   oneLineError(roots(...tc, '--train', join(TREC, 'TREC.train.all')), /TREC\.train\.all:66: invalid UTF-8 .*pass --encoding latin1/);
   oneLineError(roots(...tc, '--train', join(TREC, 'TREC.test.all'), '--metric', 'slot_f1'), /--metric slot_f1 is not a text-classification metric \(accuracy, f1_macro, f1_weighted, mcc, loss\)/);
@@ -37,7 +37,7 @@ test('bad input: non-zero exit and one line on stderr', { skip: !have && 'no sha
   oneLineError(roots('train', '--model', init, '--train', join(SST2, 'dev.tsv'), '--out', join(d.dir, 'x'), '--class-weights', 'auto'), /--class-weights: not options of --task ner/);
 });
 
-test('text classification: TREC (Latin-1) from a fresh start, eval reproduces the dev scores, predict', { skip: !have && 'no shared data' }, () => {
+test('text classification: TREC (Latin-1) from a fresh start, eval reproduces the dev scores, predict', { skip }, () => {
   const out = join(d.dir, 'trec');
   const r = roots('train', '--task', 'text-classification', '--model', init, '--train', join(TREC, 'TREC.train.all'), '--encoding', 'latin1',
     '--dev', join(TREC, 'TREC.test.all'), '--out', out, '--max-train-samples', '2000', '--max-steps', '40', '--eval-steps', '20',
@@ -83,7 +83,7 @@ test('text classification: TREC (Latin-1) from a fresh start, eval reproduces th
   oneLineError(roots('predict', '--model', out, '--text', 'x', '--text-pair', 'y', '--text-pair', 'z'), /2 --text-pair values for 1 --text values/);
 });
 
-test('text classification: SST-2 TSV detected by name (label-first header), scores on --test', { skip: !have && 'no shared data' }, () => {
+test('text classification: SST-2 TSV detected by name (label-first header), scores on --test', { skip }, () => {
   const out = join(d.dir, 'sst2');
   const r = roots('train', '--task', 'text-classification', '--model', init, '--train', join(SST2, 'train.tsv'), '--test', join(SST2, 'dev.tsv'),
     '--out', out, '--max-train-samples', '600', '--max-eval-samples', '100', '--max-steps', '12', '--batch-size', '16', '--lr', '3e-3',
@@ -95,7 +95,7 @@ test('text classification: SST-2 TSV detected by name (label-first header), scor
   assert.ok(results.test.accuracy >= 0 && results.test.accuracy <= 1);
 });
 
-test('intent + slots: SNIPS folders, one model folder, eval reproduces the dev scores, predict with offsets', { skip: !have && 'no shared data' }, () => {
+test('intent + slots: SNIPS folders, one model folder, eval reproduces the dev scores, predict with offsets', { skip }, () => {
   const out = join(d.dir, 'snips');
   const r = roots('train', '--task', 'intent-slots', '--model', init, '--train', join(SNIPS, 'train'), '--dev', join(SNIPS, 'dev'),
     '--out', out, '--max-train-samples', '1500', '--max-steps', '40', '--eval-steps', '20', '--batch-size', '16', '--lr', '3e-3',

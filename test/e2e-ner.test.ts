@@ -3,7 +3,6 @@
 // and the saved model predicts exactly what the in-memory model predicts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { readConll } from '../lib/data/readers.js';
 import { LabelVocab } from '../lib/data/labels.js';
@@ -13,12 +12,12 @@ import { readJsonlLog, type TrainLogRecord } from '../lib/trainer/log.js';
 import { convertSentences, evaluateNer } from '../lib/tasks/ner.js';
 import { BertForTokenClassification } from '../lib/models/bert.js';
 import { pipeline } from '../lib/pipelines/index.js';
-import { sharedData, tmp } from './helpers.js';
+import { requireSharedData, sharedData, tmp } from './helpers.js';
 
 const conll = join(sharedData, 'ner', 'conll2003');
 const vocabDir = join(sharedData, 'vocab', 'bert-base-cased');
 
-test('CoNLL-2003 subset: train from scratch, evaluate, save, reload, predict', { skip: !existsSync(join(conll, 'eng.train')) && 'no shared CoNLL-2003 data' }, async (t) => {
+test('CoNLL-2003 subset: train from scratch, evaluate, save, reload, predict', { skip: requireSharedData(join(conll, 'eng.train'), join(conll, 'eng.testa'), vocabDir) }, async (t) => {
   const dir = tmp('roots-e2e-');
   try {
     // IOB1 in the files; trained in IOB2 (same entities).

@@ -11,7 +11,7 @@ import {
   BertForIntentAndSlots, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification,
   BertForTokenClassification, type BertPreTrainedModel,
 } from '../lib/models/bert.js';
-import { maxAbsDiff, maxRelError, python, readSafetensorsF32, rng, runPython, tmp, writeSafetensors } from './helpers.js';
+import { maxAbsDiff, maxRelError, readSafetensorsF32, requireTorchPython, rng, runPython, tmp, writeSafetensors } from './helpers.js';
 
 const base = {
   vocab_size: 64, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
@@ -56,7 +56,7 @@ const cases: { name: string; cls: typeof BertPreTrainedModel; opts: Record<strin
 ];
 
 for (const c of cases) {
-  test(`parity with PyTorch: ${c.name} head`, { skip: python ? false : 'no Python with torch (set ROOTS_PYTHON)' }, async () => {
+  test(`parity with PyTorch: ${c.name} head`, { skip: requireTorchPython() }, async () => {
     const t = tmp();
     try {
       const model = (c.cls as unknown as { fromConfig(cfg: object, o: object): BertPreTrainedModel }).fromConfig(base, { ...c.opts, seed: 7 });

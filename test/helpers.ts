@@ -1,10 +1,10 @@
-// Shared test helpers: where the shared data lives, the Python reference, small safetensors I/O,
-// tolerances.
+// Shared test helpers: where the shared data lives, the Python reference (and the skip-or-fail rule for
+// both), small safetensors I/O, tolerances.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -13,6 +13,34 @@ export const sharedData = process.env.ROOTS_SHARED_DATA ?? join(repoRoot, '..', 
 
 /** The Python with torch that scripts/run-tests.mjs found (ROOTS_PYTHON), or null. */
 export const python: string | null = process.env.ROOTS_PYTHON ?? null;
+
+/** Under CI (`CI` set, and not `0` or `false`) every CPU test must run: what it needs is installed. */
+export const inCI = !!process.env.CI && !/^(0|false)$/i.test(process.env.CI);
+
+/**
+ * A `skip` value for node:test: false when the test can run, else the reason. Under CI a missing
+ * prerequisite is an error instead (thrown when the test file loads), so CI cannot pass by skipping.
+ */
+function skipUnless(missing: string | null): false | string {
+  if (missing === null) return false;
+  if (inCI) throw new Error(`${missing}; CI (CI=${process.env.CI}) runs every CPU test, so this is a failure, not a skip`);
+  return missing;
+}
+
+/**
+ * `{ skip: requireSharedData('ner/conll2003/eng.train') }`: the test reads these files of the shared data
+ * (paths relative to `sharedData`, or absolute). Skips locally with the reason when one is missing;
+ * fails under CI.
+ */
+export function requireSharedData(...paths: string[]): false | string {
+  const missing = paths.map((p) => resolve(sharedData, p)).find((p) => !existsSync(p));
+  return skipUnless(missing === undefined ? null : `shared data not found: ${missing} (set ROOTS_SHARED_DATA to the folder holding ner/, textcls/, vocab/ ...)`);
+}
+
+/** `{ skip: requireTorchPython() }`: the test compares against PyTorch. Skips locally without one; fails under CI. */
+export function requireTorchPython(): false | string {
+  return skipUnless(python ? null : 'no Python with torch (run through `npm test`, which finds one, or set ROOTS_PYTHON)');
+}
 
 export function tmp(prefix = 'roots-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

@@ -16,7 +16,7 @@ import { IntentSlotsTask, evaluateIntentSlots, intentSlotFeatures, type IntentSl
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { LOG_FILE, Trainer } from '../lib/trainer/trainer.js';
 import { tmp } from './helpers.js';
-import { SNIPS, firstLast, haveSnips, strided, tinyIntentSlotsModel, trainLosses, uncasedTokenizer } from './textcls-fixtures.js';
+import { SNIPS, firstLast, needSnips, strided, tinyIntentSlotsModel, trainLosses, uncasedTokenizer } from './textcls-fixtures.js';
 
 const isRootsError = (code: string, re: RegExp) => (e: unknown) => e instanceof RootsError && e.code === code && re.test(e.message);
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'play', 'some', 'jazz', 'by', 'miles', 'da', '##vis'];
@@ -106,7 +106,7 @@ test('scoring: intent accuracy, seqeval slot F1, exact match (intent and every t
   assert.match(ev.report!, /^Intents\n[\s\S]*Slots\n[\s\S]* x [\s\S]*micro avg[\s\S]*exact match 0\.6667 \(3 utterances\)\n$/);
 });
 
-test('SNIPS: train from scratch, dev metrics, save and reload as one folder with identical predictions; the pipeline', { skip: !haveSnips && 'no shared SNIPS data' }, async (t) => {
+test('SNIPS: train from scratch, dev metrics, save and reload as one folder with identical predictions; the pipeline', { skip: needSnips }, async (t) => {
   const d = tmp('roots-snips-');
   try {
     const train = strided(await readIntentSlotData(join(SNIPS, 'train')), 2500);

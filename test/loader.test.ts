@@ -2,7 +2,6 @@
 // contract, prefetching; on SST-2 and CoNLL-2003 from ../shared/data where real data matters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import {
@@ -10,10 +9,11 @@ import {
   type Feature, type LoaderBatch,
 } from '../lib/data/index.js';
 import { IGNORE_INDEX, type Batch } from '../lib/batch.js';
+import { requireSharedData } from './helpers.js';
 
 const DATA = process.env.ROOTS_SHARED_DATA ? pathToFileURL(process.env.ROOTS_SHARED_DATA.replace(/\/?$/, '/')) : new URL('../../shared/data/', import.meta.url);
 const data = (p: string): string => fileURLToPath(new URL(p, DATA));
-const skip = existsSync(data('vocab/bert-base-uncased/vocab.txt')) ? false : `shared data not found at ${fileURLToPath(DATA)} (set ROOTS_SHARED_DATA)`;
+const skip = requireSharedData('vocab/bert-base-uncased/vocab.txt', 'vocab/bert-base-cased/vocab.txt', 'textcls/sst2/train.tsv', 'ner/conll2003/eng.testa');
 
 const X = IGNORE_INDEX;
 

@@ -2,7 +2,7 @@
 // reproduced exactly, and bad input fails with a one-line message naming file and line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { conllevalSummary, parseConll, runScore, scoreConll, type ScoreJson } from '../lib/metrics/conlleval.js';
 import { registerScore } from '../lib/cli/score.js';
 import { RootsError } from '../lib/errors.js';
+import { requireSharedData } from './helpers.js';
 
 // Shared data is read in place: <repo>/../shared/data, or $ROOTS_SHARED_DATA.
 const DATA_ROOT = process.env.ROOTS_SHARED_DATA
@@ -18,8 +19,7 @@ const DATA_ROOT = process.env.ROOTS_SHARED_DATA
 const SAMPLE_DIR = new URL('eval/conlleval-sample/', DATA_ROOT);
 const SAMPLE = fileURLToPath(new URL('ground_truth.txt', SAMPLE_DIR));
 const SAMPLE_OUTPUT = fileURLToPath(new URL('ground_truth.conlleval_output.txt', SAMPLE_DIR));
-const haveSample = existsSync(SAMPLE) && existsSync(SAMPLE_OUTPUT);
-const skipSample = haveSample ? false : `conlleval sample not found under ${fileURLToPath(DATA_ROOT)} (set ROOTS_SHARED_DATA)`;
+const skipSample = requireSharedData(SAMPLE, SAMPLE_OUTPUT);
 
 const lines = (text: string) => text.replace(/\s+$/, '').split('\n').map((l) => l.replace(/\s+$/, ''));
 

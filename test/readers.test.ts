@@ -2,7 +2,7 @@
 // ROOTS_SHARED_DATA overrides the folder) and on small files written to a temp folder.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +13,11 @@ import {
   tagsToSpans, spansToTags, convertTags, detectScheme, TAG_SCHEMES, type TaggedSentence, type Span, type TagScheme,
 } from '../lib/data/index.js';
 import { RootsError } from '../lib/errors.js';
+import { requireSharedData } from './helpers.js';
 
 const DATA = process.env.ROOTS_SHARED_DATA ? pathToFileURL(process.env.ROOTS_SHARED_DATA.replace(/\/?$/, '/')) : new URL('../../shared/data/', import.meta.url);
 const data = (p: string): string => fileURLToPath(new URL(p, DATA));
-const skip = existsSync(data('ner/conll2003/eng.train')) ? false : `shared data not found at ${fileURLToPath(DATA)} (set ROOTS_SHARED_DATA)`;
+const skip = requireSharedData('ner/conll2003/eng.train', 'ner/conll2003/eng.testa', 'ner/wnut17', 'textcls/sst2', 'textcls/trec', 'intent/snips/train');
 
 const tmp = await mkdtemp(join(tmpdir(), 'roots-readers-'));
 test.after(() => rm(tmp, { recursive: true, force: true }));

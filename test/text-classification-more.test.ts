@@ -14,9 +14,9 @@ import { TextClassificationTask, evaluateTextClassification, inverseFrequencyWei
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { LOG_FILE, Trainer } from '../lib/trainer/trainer.js';
 import { tmp } from './helpers.js';
-import { SNIPS, TREC, firstLast, haveSnips, haveTrec, strided, tinySequenceModel, trainLosses, uncasedTokenizer } from './textcls-fixtures.js';
+import { SNIPS, TREC, firstLast, needSnips, needTrec, strided, tinySequenceModel, trainLosses, uncasedTokenizer } from './textcls-fixtures.js';
 
-test('TREC (Latin-1): six classes with auto class weights; metrics on the test file; reload identical', { skip: !haveTrec && 'no shared TREC data' }, async (t) => {
+test('TREC (Latin-1): six classes with auto class weights; metrics on the test file; reload identical', { skip: needTrec }, async (t) => {
   const d = tmp('roots-trec-');
   try {
     const train = await readTextData(join(TREC, 'TREC.train.all'), { encoding: 'latin1' });
@@ -52,7 +52,7 @@ test('TREC (Latin-1): six classes with auto class weights; metrics on the test f
   }
 });
 
-test('multi-label: sigmoid + BCE with pos_weight, label sets in and out, threshold, reload identical', { skip: !haveSnips && 'no shared SNIPS data' }, async (t) => {
+test('multi-label: sigmoid + BCE with pos_weight, label sets in and out, threshold, reload identical', { skip: needSnips }, async (t) => {
   // Real utterances with a real label set: which slot types an utterance mentions (SNIPS).
   const toExample = (u: { tokens: string[]; tags: string[] }): TextExample => ({
     text: u.tokens.join(' '), label: [...new Set(u.tags.filter((x) => x !== 'O').map((x) => x.slice(2)))].sort(),

@@ -21,7 +21,7 @@ import { Tokenizer } from '../lib/tokenizer/index.js';
 import { LOG_FILE, Trainer } from '../lib/trainer/trainer.js';
 import { tmp } from './helpers.js';
 import {
-  SNIPS, SST2, TREC, firstLast, haveSnips, haveSst2, haveTrec, strided, tinySequenceModel, trainLosses, uncasedTokenizer,
+  SNIPS, SST2, TREC, firstLast, needSnips, needSst2, needTrec, strided, tinySequenceModel, trainLosses, uncasedTokenizer,
 } from './textcls-fixtures.js';
 
 const isRootsError = (code: string, re: RegExp) => (e: unknown) => e instanceof RootsError && e.code === code && re.test(e.message);
@@ -49,7 +49,7 @@ test('formats: detected from the name, a folder, or the first line; else an erro
   }
 });
 
-test('readers on the shared files: SST-2 (label-first header, CRLF), TREC (Latin-1 byte), SNIPS folders', { skip: !(haveSst2 && haveTrec && haveSnips) && 'no shared data' }, async () => {
+test('readers on the shared files: SST-2 (label-first header, CRLF), TREC (Latin-1 byte), SNIPS folders', { skip: needSst2 || needTrec || needSnips }, async () => {
   const train = await readTextData(join(SST2, 'train.tsv'));
   assert.equal(train.length, 67349);
   assert.deepEqual(train[0], { text: 'hide new secretions from the parental units', line: 2, label: '0' });
@@ -127,7 +127,7 @@ test('scoring: accuracy, macro/weighted F1, MCC, report and confusion matrix; mu
   assert.deepEqual((strict.details as TextClassificationDetails).predictions, [[], [], []]);
 });
 
-test('SST-2: train from scratch, dev metrics, save, reload with identical predictions; the pipeline', { skip: !haveSst2 && 'no shared SST-2 data' }, async (t) => {
+test('SST-2: train from scratch, dev metrics, save, reload with identical predictions; the pipeline', { skip: needSst2 }, async (t) => {
   const d = tmp('roots-sst2-');
   try {
     const train = strided(await readTextData(join(SST2, 'train.tsv')), 3000);
@@ -192,7 +192,7 @@ test('SST-2: train from scratch, dev metrics, save, reload with identical predic
   }
 });
 
-test('sentence pairs: the second text matters (its segment ids), pipeline takes { text, textPair }', { skip: !haveSst2 && 'no shared SST-2 data' }, async (t) => {
+test('sentence pairs: the second text matters (its segment ids), pipeline takes { text, textPair }', { skip: needSst2 }, async (t) => {
   // A pair task built from SST-2: the label is the sentiment of the second sentence of the pair.
   const sst = strided(await readTextData(join(SST2, 'train.tsv')), 4000, 1);
   const pairs: TextExample[] = [];

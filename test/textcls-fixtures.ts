@@ -1,21 +1,21 @@
 // Shared fixtures of the text-classification and intent + slots tests: the shared datasets (read in
 // place), bert-base-uncased's vocabulary, strided subsets, and tiny models (fast on 2 cores).
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { BertForIntentAndSlots, BertForSequenceClassification, type FromPretrainedOptions } from '../lib/models/bert.js';
 import type { BertConfig } from '../lib/models/config.js';
 import { readJsonlLog, type TrainLogRecord } from '../lib/trainer/log.js';
-import { sharedData } from './helpers.js';
+import { requireSharedData, sharedData } from './helpers.js';
 
 export const SST2 = join(sharedData, 'textcls', 'sst2');
 export const TREC = join(sharedData, 'textcls', 'trec');
 export const SNIPS = join(sharedData, 'intent', 'snips');
 export const VOCAB = join(sharedData, 'vocab', 'bert-base-uncased');
 
-export const haveSst2 = existsSync(join(SST2, 'train.tsv')) && existsSync(join(VOCAB, 'vocab.txt'));
-export const haveTrec = existsSync(join(TREC, 'TREC.train.all')) && existsSync(join(VOCAB, 'vocab.txt'));
-export const haveSnips = existsSync(join(SNIPS, 'train', 'seq.in')) && existsSync(join(VOCAB, 'vocab.txt'));
+/** `skip` values (false, or why the data is missing; under CI a missing file fails instead: requireSharedData). */
+export const needSst2 = requireSharedData(join(SST2, 'train.tsv'), join(SST2, 'dev.tsv'), join(VOCAB, 'vocab.txt'));
+export const needTrec = requireSharedData(join(TREC, 'TREC.train.all'), join(TREC, 'TREC.test.all'), join(VOCAB, 'vocab.txt'));
+export const needSnips = requireSharedData(join(SNIPS, 'train', 'seq.in'), join(SNIPS, 'dev', 'seq.in'), join(VOCAB, 'vocab.txt'));
 
 /** Every `k`-th element, starting at `offset`, at most `n` of them (the shared dev files are sorted by class). */
 export function strided<T>(items: readonly T[], n: number, offset = 0): T[] {

@@ -2,7 +2,7 @@
 // ../shared/data/vocab (read in place; ROOTS_SHARED_DATA overrides the folder).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,10 +10,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { Tokenizer, parseVocab } from '../lib/tokenizer/index.js';
 import { RootsError } from '../lib/errors.js';
+import { requireSharedData } from './helpers.js';
 
 const DATA = process.env.ROOTS_SHARED_DATA ? pathToFileURL(process.env.ROOTS_SHARED_DATA.replace(/\/?$/, '/')) : new URL('../../shared/data/', import.meta.url);
 const data = (p: string): string => fileURLToPath(new URL(p, DATA));
-const skip = existsSync(data('vocab/bert-base-uncased/vocab.txt')) ? false : `shared data not found at ${fileURLToPath(DATA)} (set ROOTS_SHARED_DATA)`;
+const skip = requireSharedData('vocab/bert-base-uncased/tokenizer.json', 'vocab/bert-base-cased/vocab.txt', 'models/camphr_ner_bert', 'ner/conll2003/eng.train',
+  'ner/wnut17/emerging.test.annotated', 'textcls/sst2/train.tsv');
 
 const uncased = skip ? undefined! : await Tokenizer.fromPretrained(data('vocab/bert-base-uncased'));
 const cased = skip ? undefined! : await Tokenizer.fromPretrained(data('vocab/bert-base-cased'), { doLowerCase: false });
