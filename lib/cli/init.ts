@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readConll, readTextFile } from '../data/readers.js';
 import { LabelVocab } from '../data/labels.js';
@@ -14,6 +14,7 @@ import { convertTags, TAG_SCHEMES, type TagScheme } from '../data/tagging.js';
 import { RootsError } from '../errors.js';
 import { normalizeConfig, withLabels, type BertConfig } from '../models/config.js';
 import { Tokenizer, parseVocab } from '../tokenizer/index.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { cli, parsers, processIO, requireFile, type CliIO } from './common.js';
 
 export interface InitCommandOptions {
@@ -75,9 +76,7 @@ export async function runInit(o: InitCommandOptions, io: CliIO = processIO): Pro
   const tokenizer = Tokenizer.fromVocab(vocab, { do_lower_case: lowercase, model_max_length: maxPosition });
   await mkdir(o.out, { recursive: true });
   await tokenizer.save(o.out);
-  const tmp = join(o.out, `config.json.tmp-${process.pid}`);
-  await writeFile(tmp, JSON.stringify({ ...config, model_type: 'bert' }, null, 2) + '\n');
-  await rename(tmp, join(o.out, 'config.json'));
+  await writeFileAtomic(join(o.out, 'config.json'), JSON.stringify({ ...config, model_type: 'bert' }, null, 2) + '\n');
   const params = vocab.length * hidden + maxPosition * hidden + (config.num_hidden_layers * (4 * hidden * hidden + 2 * hidden * config.intermediate_size));
   if (o.json) io.out(JSON.stringify({ out: o.out, config }, null, 2) + '\n');
   else {

@@ -5,12 +5,13 @@
  * this file handles configs, checkpoint names, validation and the async API.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Batch } from '../batch.js';
 import { RootsError, expectNumber } from '../errors.js';
 import { call, callSync, native, type NativeBatch, type NativeModel, type NativeModelConfig, type NativeTensorEntry } from '../native.js';
 import { readCheckpointIndex, type TensorIndex } from '../weights/index.js';
+import { atomicPath, writeFileAtomic } from '../util/atomic-write.js';
 import { BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
 
 export type Head = NativeModelConfig['head'];
@@ -290,28 +291,14 @@ export class BertPreTrainedModel {
    */
   async save(dir: string, options: { tokenizer?: { save(dir: string): Promise<void> } } = {}): Promise<void> {
     await mkdir(dir, { recursive: true });
-    const tmp = join(dir, `.model.safetensors.tmp-${process.pid}`);
-    try {
-      await call(() => this.nm.save(tmp, 'model', { format: 'pt' }));
-      await rename(tmp, join(dir, 'model.safetensors'));
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    await writeAtomic(join(dir, 'config.json'), JSON.stringify(this.savedConfig(), null, 2) + '\n');
+    await atomicPath(join(dir, 'model.safetensors'), (tmp) => call(() => this.nm.save(tmp, 'model', { format: 'pt' })));
+    await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(this.savedConfig(), null, 2) + '\n');
     if (options.tokenizer) await options.tokenizer.save(dir);
   }
 
   /** Saves the AdamW state (moments and step) next to a checkpoint, for resuming. */
   async saveOptimizer(path: string): Promise<void> {
-    const tmp = `${path}.tmp-${process.pid}`;
-    try {
-      await call(() => this.nm.save(tmp, 'optimizer', {}));
-      await rename(tmp, path);
-    } catch (e) {
-      await rm(tmp, { force: true });
-      throw e;
-    }
+    await atomicPath(path, (tmp) => call(() => this.nm.save(tmp, 'optimizer', {})));
   }
 
   async loadOptimizer(path: string): Promise<void> {
@@ -341,12 +328,6 @@ export class BertPreTrainedModel {
 
 function summarize(keys: string[]): string {
   return keys.length <= 6 ? keys.join(', ') : `${keys.slice(0, 6).join(', ')} and ${keys.length - 6} more`;
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text);
-  await rename(tmp, path);
 }
 
 function prepareConfig(c: BertConfig, head: Head, o: FromPretrainedOptions): BertConfig {

@@ -7,11 +7,12 @@
  * `.tmp-checkpoint-*` folder that nothing reads and the next run deletes.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RootsError } from '../errors.js';
 import type { LoaderState } from '../data/loader.js';
 import type { LogRecord } from './log.js';
+import { fsyncPath } from '../util/atomic-write.js';
 
 export const TRAINER_STATE_FILE = 'trainer_state.json';
 export const OPTIMIZER_FILE = 'optimizer.safetensors';
@@ -100,19 +101,6 @@ export async function cleanStaleCheckpoints(outputDir: string): Promise<void> {
       if (target && !existsSync(target) && existsSync(join(path, TRAINER_STATE_FILE))) await rename(path, target);
       else await rm(path, { recursive: true, force: true });
     }
-  }
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  let fh;
-  try {
-    fh = await open(path, 'r');
-    await fh.sync();
-  } catch (e) {
-    // Some file systems refuse fsync on folders; the data files were synced anyway.
-    if ((e as NodeJS.ErrnoException).code !== 'EISDIR' && (e as NodeJS.ErrnoException).code !== 'EINVAL' && (e as NodeJS.ErrnoException).code !== 'EPERM') throw e;
-  } finally {
-    await fh?.close();
   }
 }
 

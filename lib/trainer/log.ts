@@ -2,8 +2,9 @@
  * The training log: one JSON object per line in `outputDir/trainer_log.jsonl`, for every logged
  * step, evaluation, save, skipped (non-finite) step, and the end of the run.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { writeFileAtomicSync } from '../util/atomic-write.js';
 
 /** Mean loss, rate and throughput over the last `loggingSteps` steps. */
 export interface TrainLogRecord {
@@ -68,9 +69,7 @@ export class JsonlLog {
         if (typeof r.step === 'number' && r.step <= step && r.type !== 'end' && r.type !== 'error') kept.push(line);
       } catch { /* torn line from a crash */ }
     }
-    const tmp = `${this.path}.tmp-${process.pid}`;
-    writeFileSync(tmp, kept.length ? kept.join('\n') + '\n' : '');
-    renameSync(tmp, this.path);
+    writeFileAtomicSync(this.path, kept.length ? kept.join('\n') + '\n' : '');
   }
 }
 

@@ -3,7 +3,7 @@
  * metric curves drawn as inline SVG, a summary of the run and its settings, and the final
  * classification reports.
  */
-import { writeFile, rename } from 'node:fs/promises';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import type { EvalLogRecord, LogRecord, TrainLogRecord } from './log.js';
 import { formatDuration, formatMetric } from './log.js';
 
@@ -156,7 +156,5 @@ ${sections}
 
 /** Writes report.html atomically. */
 export async function writeReport(path: string, data: ReportData): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, renderReport(data));
-  await rename(tmp, path);
+  await writeFileAtomic(path, renderReport(data), { fsync: false });
 }
