@@ -11,6 +11,7 @@ import { registerEval } from './eval.js';
 import { registerPredict } from './predict.js';
 import { registerInit } from './init.js';
 import { registerDemo } from './demo.js';
+import { registerVocab } from './vocab.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerPredict(program);
   registerDemo(program);
+  registerVocab(program);
   // Commander's own errors (bad flag values, unknown options) print as one `roots: error: ...` line.
   program.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
   for (const cmd of program.commands) cmd.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
