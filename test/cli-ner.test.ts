@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { oneLineError, repoRoot, roots, tmp } from './helpers.js';
 import { generateCorpus, toConll } from '../lib/demo/corpus.js';
 import { buildVocab } from '../lib/demo/vocab.js';
+import { readConll } from '../lib/data/readers.js';
+import { BertForTokenClassification } from '../lib/models/bert.js';
+import { evaluateNer } from '../lib/tasks/ner.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
 
 
 const d = tmp('roots-cli-');
@@ -57,7 +61,7 @@ test('bad input: non-zero exit and one line on stderr', () => {
   oneLineError(roots('frobnicate'), /unknown command 'frobnicate'/);
 });
 
-test('roots train from a fresh start (options from --config, flags override), then eval and predict', () => {
+test('roots train from a fresh start (options from --config, flags override), then eval and predict', async () => {
   const cfg = join(d.dir, 'train.json');
   writeFileSync(cfg, JSON.stringify({
     task: 'ner', model: init, train: files.train, dev: files.dev, test: files.test, out, 'max-steps': 1000, batchSize: 16, lr: 0.003,
@@ -70,7 +74,15 @@ test('roots train from a fresh start (options from --config, flags override), th
   assert.equal(summary.precision, 'fp32');
   assert.equal(summary.scheme, 'IOB2');
   assert.deepEqual(summary.labels, ['O', 'B-LOC', 'I-LOC', 'B-ORG', 'I-ORG', 'B-PER', 'I-PER']);
-  assert.ok(summary.dev.f1 >= 0 && summary.test.f1 >= 0);
+  // It learned: the model it started from (same config, labels and seed 3) scores lower F1 and higher loss on the same files.
+  const start = BertForTokenClassification.fromConfig(JSON.parse(readFileSync(join(init, 'config.json'), 'utf8')), { labels: summary.labels, seed: 3, log: null });
+  const startTokenizer = await Tokenizer.fromPretrained(init);
+  for (const split of ['dev', 'test'] as const) {
+    const before = (await evaluateNer(start, startTokenizer, await readConll(files[split]))).metrics;
+    assert.ok(summary[split].f1 > before.f1, `${split} F1 ${summary[split].f1} is above the untrained model's ${before.f1}`);
+    assert.ok(summary[split].loss < 0.6 * before.loss, `${split} loss ${summary[split].loss} fell by 40% from the untrained model's ${before.loss}`);
+  }
+  start.dispose();
   assert.match(r.stderr, /^step 1\/45 \| epoch/m, 'plain progress lines on stderr');
   assert.match(r.stderr, /^eval @ step 15 /m);
   for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt', 'trainer_log.jsonl', 'report.html', 'results.json']) assert.ok(existsSync(join(out, f)), f);
