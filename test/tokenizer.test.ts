@@ -309,3 +309,78 @@ test('tokenizer.json components outside the aligned pipeline fall back to the li
   assert.deepEqual(tok.encodeWords(['Hello', 'world']).wordIds, [null, 0, 1, null]);
   assert.throws(() => tok.encode(text, null, { returnOffsets: true }), (e: RootsError) => e.code === 'ERR_UNSUPPORTED');
 });
+
+/** Every format character (Unicode category Cf) in the BMP and the supplementary planes. */
+const FORMAT_CHARS = Array.from({ length: 0xe0080 }, (_, cp) => cp).filter((cp) => (cp < 0xd800 || cp > 0xdfff) && /^\p{Cf}$/u.test(String.fromCodePoint(cp))).map((cp) => String.fromCodePoint(cp));
+
+test('offsets leave zero-width and format characters (U+200B, U+200D, U+202C, U+00AD, every Cf) out at word edges', () => {
+  assert.ok(FORMAT_CHARS.length > 150 && ['\u200b', '\u200d', '\u202c', '\u00ad', '\ufeff'].every((c) => FORMAT_CHARS.includes(c)));
+  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'paris', 'is', 'in', 'france', 'fr', '##ance', 'Paris', 'France'];
+  for (const tok of [Tokenizer.fromVocab(vocab), Tokenizer.fromVocab(vocab, { do_lower_case: false })]) {
+    const spans = (text: string): string[] => {
+      const e = tok.encode(text, null, { returnOffsets: true, addSpecialTokens: false });
+      return e.offsets!.map(([a, b]) => text.slice(a, b));
+    };
+    for (const c of FORMAT_CHARS) {
+      const name = `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+      // at word edges: outside every token
+      assert.deepEqual(spans(`${c}Paris${c} is ${c}in${c}${c} France${c}`), ['Paris', 'is', 'in', 'France'], name);
+      assert.deepEqual(spans(`Paris${c}.`), ['Paris', '.'], name);
+      // inside a word: the word's span (first token's start to last token's end) still covers it
+      const text = `in Pa${c}ris`;
+      const e = tok.encode(text, null, { returnOffsets: true, addSpecialTokens: false });
+      const word = e.offsets!.filter((_, i) => e.wordIds[i] === 1);
+      assert.equal(text.slice(word[0][0], word.at(-1)![1]), `Pa${c}ris`, name);
+      // pre-split words: offsets index each word, the invisible character outside the token
+      assert.deepEqual(tok.encodeWords([`Paris${c}`, `${c}is`], null, { returnOffsets: true, addSpecialTokens: false }).offsets, [[0, 5], [c.length, c.length + 2]], name);
+    }
+  }
+  // between two pieces of one word the character belongs to neither piece
+  const pieces = Tokenizer.fromVocab(['[UNK]', '[CLS]', '[SEP]', 'fr', '##ance']).encode('Fr\u00adance', null, { returnOffsets: true, addSpecialTokens: false });
+  assert.deepEqual(pieces.tokens, ['fr', '##ance']);
+  assert.deepEqual(pieces.offsets, [[0, 2], [3, 7]]);
+  // A combining mark still belongs to the character before it (accent stripping removes it).
+  const uncasedSmall = Tokenizer.fromVocab(vocab);
+  assert.deepEqual(uncasedSmall.encode('Pari\u0301s\u0301 in', null, { returnOffsets: true, addSpecialTokens: false }).offsets, [[0, 7], [8, 10]]);
+});
+
+test('a tokenizer.json of the wrong structure names the file and the field, never "Cannot read properties of undefined"', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'roots-tokjson-'));
+  try {
+    const base = { model: { type: 'WordPiece', unk_token: '[UNK]', continuing_subword_prefix: '##', vocab: { '[UNK]': 0, '[CLS]': 1, '[SEP]': 2, a: 3 } } };
+    const file = join(dir, 'tokenizer.json');
+    const cases: [unknown, string][] = [
+      [{ ...base, added_tokens: [{ content: '[CLS]' }] }, 'added_tokens[0].id must be a non-negative integer but is missing'],
+      [{ ...base, added_tokens: [null] }, 'added_tokens[0] must be an object { id, content, ... } but is null'],
+      [{ ...base, added_tokens: {} }, 'added_tokens must be an array but is an object'],
+      [{ ...base, normalizer: 'BertNormalizer' }, 'normalizer must be null or an object with a "type" but is "BertNormalizer"'],
+      [{ ...base, pre_tokenizer: {} }, 'pre_tokenizer.type must be a string naming the pre_tokenizer but is missing'],
+      [{ ...base, decoder: { type: 'Sequence', decoders: [{}] } }, 'decoder.decoders[0].type must be a string naming the decoder but is missing'],
+      [{ ...base, post_processor: { type: 'TemplateProcessing', single: 'x' } }, 'post_processor.single must be an array of template items ({ "SpecialToken": ... } or { "Sequence": ... }) but is "x"'],
+      [{ ...base, post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { type_id: 0 } }] } }, 'post_processor.single[0].SpecialToken.id must be the special token (a string) but is missing'],
+      [{ ...base, post_processor: { type: 'TemplateProcessing', single: [{ Sequence: { id: 'C' } }] } }, 'post_processor.single[0].Sequence.id must be "A" or "B" but is "C"'],
+      [{ ...base, post_processor: { type: 'TemplateProcessing', special_tokens: { '[CLS]': { id: '[CLS]' } } } }, 'post_processor.special_tokens["[CLS]"].ids must be an array of token ids but is missing'],
+      [{ ...base, post_processor: { type: 'BertProcessing' } }, 'post_processor.cls must be a [token, id] pair but is missing'],
+      [{ model: { ...base.model, vocab: { '[UNK]': 'zero' } } }, 'model.vocab["[UNK]"] must be a non-negative integer id but is "zero"'],
+      [{ model: { ...base.model, type: 'WordLevel' } }, 'model.type must be "WordPiece", "BPE" or "Unigram" but is "WordLevel"'],
+      [{ model: { type: 'BPE', vocab: { a: 0 } } }, 'model.merges must be an array of merges for a BPE model but is missing'],
+      [{ model: { type: 'Unigram', vocab: [['a', -1], 'b'] } }, 'model.vocab[1] must be a [piece, score] pair but is "b"'],
+    ];
+    for (const [json, message] of cases) {
+      await writeFile(file, JSON.stringify(json));
+      await assert.rejects(Tokenizer.fromPretrained(dir), (e: RootsError) => {
+        assert.equal(e.code, 'ERR_CONFIG');
+        assert.equal(e.message, `${file}: ${message}`);
+        return true;
+      });
+    }
+    await writeFile(file, '[]');
+    await assert.rejects(Tokenizer.fromPretrained(dir), (e: RootsError) => e.code === 'ERR_PARSE' && e.message.startsWith(`Cannot parse ${file}: expected a JSON object`));
+    assert.throws(() => new Tokenizer([] as unknown as Record<string, unknown>), /^RootsError: tokenizer.json: expected a JSON object with a "model" object with a "vocab" but received an array of length 0/);
+    // the well-formed base loads
+    await writeFile(file, JSON.stringify(base));
+    assert.deepEqual((await Tokenizer.fromPretrained(dir)).tokenize('a'), ['a']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
