@@ -15,7 +15,9 @@ export const sharedData = process.env.ROOTS_SHARED_DATA ?? join(repoRoot, '..', 
 export const python: string | null = process.env.ROOTS_PYTHON ?? null;
 
 /** Under CI (`CI` set, and not `0` or `false`) every CPU test must run: what it needs is installed. */
-export const inCI = !!process.env.CI && !/^(0|false)$/i.test(process.env.CI);
+export function inCI(): boolean {
+  return !!process.env.CI && !/^(0|false)$/i.test(process.env.CI);
+}
 
 /**
  * A `skip` value for node:test: false when the test can run, else the reason. Under CI a missing
@@ -23,7 +25,7 @@ export const inCI = !!process.env.CI && !/^(0|false)$/i.test(process.env.CI);
  */
 function skipUnless(missing: string | null): false | string {
   if (missing === null) return false;
-  if (inCI) throw new Error(`${missing}; CI (CI=${process.env.CI}) runs every CPU test, so this is a failure, not a skip`);
+  if (inCI()) throw new Error(`${missing}; CI (CI=${process.env.CI}) runs every CPU test, so this is a failure, not a skip`);
   return missing;
 }
 
