@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { oneLineError, repoRoot, roots, tmp } from './helpers.js';
+import { oneLineError, roots, tmp } from './helpers.js';
 import { SNIPS, SST2, TREC, VOCAB, needSnips, needSst2, needTrec } from './textcls-fixtures.js';
 
 

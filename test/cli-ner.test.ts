@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { oneLineError, repoRoot, roots, tmp } from './helpers.js';
+import { oneLineError, roots, tmp } from './helpers.js';
 import { generateCorpus, toConll } from '../lib/demo/corpus.js';
 import { buildVocab } from '../lib/demo/vocab.js';
 import { readConll } from '../lib/data/readers.js';
