@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import {
   readConll, parseConll, readTaggedJsonl, readTextJsonl, readDelimited, readTrec, readIntentSlots, decodeText,
-  tagsToSpans, spansToTags, convertTags, detectScheme, TAG_SCHEMES, type TaggedSentence, type Span, type TagScheme,
+  readTaggedData, readIntentSlotData, readTextData, chunkTagProblem, tagsToSpans, spansToTags, convertTags, detectScheme, TAG_SCHEMES, type TaggedSentence, type Span, type TagScheme,
 } from '../lib/data/index.js';
 import { RootsError } from '../lib/errors.js';
 import { requireSharedData } from './helpers.js';
@@ -176,7 +176,8 @@ test('CoNLL: columns, separators of whitespace, strictness, clear errors', async
   assert.deepEqual(parseConll('a x A\nb y B\n', { tokenColumn: 1, tagColumn: 0 })[0], { tokens: ['x', 'y'], tags: ['a', 'b'], document: 0, line: 1 });
   assert.deepEqual(parseConll('a\nb\n', { tagColumn: null })[0].tags, []);
   assert.throws(() => parseConll('John NNP B-PER\nlives O\n', { source: 'x.conll' }), (e: RootsError) =>
-    e.code === 'ERR_PARSE' && e.message === 'x.conll:2: expected 3 columns like line 1 but found 2: "lives O" (pass strictColumns: false to allow this)');
+    e.code === 'ERR_PARSE' && e.message === 'x.conll:2: expected 3 columns like line 1 but found 2: "lives O" ' +
+    '(a token with a space in it? Separate the columns with TABs; the API reads ragged lines with { strictColumns: false }, the CLI has no flag for it)');
   assert.throws(() => parseConll('John\n', { source: 'x.conll' }), /x.conll:1: expected at least 2 columns/);
   assert.throws(() => parseConll('a b\n', { tagColumn: 5, strictColumns: false, source: 'y' }), /y:1: expected at least 6 columns \(token column 0, tag column 5\) but found 2/);
   const path = await file('latin.conll', Buffer.from('Z\u00fcrich B-LOC\n', 'latin1'));
@@ -285,4 +286,95 @@ test('tag schemes: random spans survive spans → tags → spans in every scheme
   fc.assert(fc.property(spansArb, fc.constantFrom<TagScheme>(...TAG_SCHEMES), ({ spans, length }, scheme) => {
     assert.deepEqual(tagsToSpans(spansToTags(spans, length, scheme)), spans);
   }), { numRuns: 2000 });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Bad input, as a new user would give it: each message names the file and line, what was
+// expected, and both the CLI flag and the API option that fix it.
+// ---------------------------------------------------------------------------------------------
+
+test('NER tags: a bare B- and a non-chunk tag are refused with file, line, column and the --tag-column hint', async () => {
+  const bare = await file('bare.conll', 'John B-PER\nlives O\n\nParis B-\n');
+  await assert.rejects(readTaggedData(bare), (e: RootsError) => {
+    assert.equal(e.code, 'ERR_PARSE');
+    assert.equal(e.message, `${bare}:4: the tag of token "Paris", read from column -1 (the last): "B-" has no entity type after "B-" (expected e.g. B-PER); ` +
+      'if column -1 (the last) does not hold the tags, choose the tag column with --tag-column N (API: { tagColumn: N }; columns count from 0, negative from the end)');
+    return true;
+  });
+  const foo = await file('foo.conll', 'John NNP B-PER\nlives VBZ O\nin IN O\nParis NNP X-FOO\n');
+  await assert.rejects(readTaggedData(foo), (e: RootsError) => e.message ===
+    `${foo}:4: the tag of token "Paris", read from column -1 (the last): "X-FOO" is not a chunk tag (expected O, or B-, I-, E-, S-, L- or U- and a type, e.g. B-PER); ` +
+    'if column -1 (the last) does not hold the tags, choose the tag column with --tag-column N (API: { tagColumn: N }; columns count from 0, negative from the end)');
+  // the tag column pointing at the POS tags: every tag is wrong, and the message says so
+  await assert.rejects(readTaggedData(foo, { tagColumn: 1 }), (e: RootsError) => e.message.startsWith(
+    `${foo}:1: the tag of token "John", read from column 1: "NNP" is not a chunk tag`) && e.message.includes('; 4 of the 4 tags are not chunk tags; if column 1 does not hold the tags, choose the tag column with --tag-column N'));
+  assert.deepEqual((await readTaggedData(foo, { tagColumn: 2, format: 'conll' }).catch((err: Error) => err.message)), `${foo}:4: the tag of token "Paris", read from column 2: "X-FOO" is not a chunk tag (expected O, or B-, I-, E-, S-, L- or U- and a type, e.g. B-PER); ` +
+    'if column 2 does not hold the tags, choose the tag column with --tag-column N (API: { tagColumn: N }; columns count from 0, negative from the end)');
+  const jsonl = await file('bare.jsonl', '{"tokens": ["John"], "tags": ["B-PER"]}\n{"tokens": ["in", "Paris"], "tags": ["O", "I-"]}\n');
+  await assert.rejects(readTaggedData(jsonl), (e: RootsError) => e.message ===
+    `${jsonl}:2 tags[1]: the tag of token "Paris", read from the "tags" field (or "ner_tags"): "I-" has no entity type after "I-" (expected e.g. I-PER)`);
+  const dir = join(tmp, 'slots-bad');
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'seq.in'), 'fly to boston\n');
+  await writeFile(join(dir, 'seq.out'), 'O O B-\n');
+  await assert.rejects(readIntentSlotData(dir), (e: RootsError) => e.message ===
+    `${join(dir, 'seq.out')}:1 word 3: the tag of token "boston", read from seq.out: "B-" has no entity type after "B-" (expected e.g. B-PER)`);
+  // what is accepted: O, prefixes alone (untyped chunks), every scheme's prefixes with a type
+  for (const ok of ['O', 'B', 'I', 'B-PER', 'I-creative-work', 'E-X', 'S-X', 'L-X', 'U-X', 'B-fromloc.city_name']) assert.equal(chunkTagProblem(ok), null, ok);
+  for (const bad of ['B-', 'X-FOO', 'PER', 'o', '', '-PER']) assert.notEqual(chunkTagProblem(bad), null, bad);
+});
+
+test('JSONL: a null label says it is null and what was expected', async () => {
+  const nul = await file('null.jsonl', '{"text": "fine", "label": "pos"}\n{"text": "x", "label": null}\n');
+  await assert.rejects(readTextJsonl(nul), (e: RootsError) => e.code === 'ERR_PARSE' && e.message ===
+    `${nul}:2: "label" is null; expected a class name (a string), a class id (an integer) or an array of them (multi-label). ` +
+    'Drop the unlabelled records, or read them with the API option { requireLabel: false }');
+  assert.deepEqual(await readTextJsonl(nul, { requireLabel: false }), [{ text: 'fine', label: 'pos', line: 1 }, { text: 'x', line: 2 }]);
+  const missing = await file('missing.jsonl', '{"text": "x", "class": "pos"}\n');
+  await assert.rejects(readTextData(missing), (e: RootsError) => e.message ===
+    `${missing}:1: no "label" field (keys: text, class); name the label field with --label-column NAME (API: { labelField: NAME }), or read unlabelled data with the API option { requireLabel: false }`);
+  const noText = await file('notext2.jsonl', '{"review": "x", "label": 1}\n');
+  await assert.rejects(readTextJsonl(noText), (e: RootsError) => e.message.endsWith('; name the field with --text-column NAME (API: { textField: NAME })'));
+});
+
+test('encodings: UTF-16 is named as such with the iconv command; Latin-1 is suggested only for Latin-1-like bytes', async () => {
+  const text = 'sentence\tlabel\nZürich is nice\t1\n';
+  const le = await file('utf16le.tsv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]));
+  const be = Buffer.from(text, 'utf16le').swap16();
+  const beBom = await file('utf16be.tsv', Buffer.concat([Buffer.from([0xfe, 0xff]), be]));
+  const leNoBom = await file('utf16le-nobom.tsv', Buffer.from(text, 'utf16le'));
+  for (const encoding of ['utf-8', 'latin1'] as const) {
+    await assert.rejects(readDelimited(le, { encoding }), (e: RootsError) => e.code === 'ERR_PARSE' && e.message ===
+      `${le}: the file is UTF-16 (little-endian; byte-order mark FF FE), which the readers do not read: convert it to UTF-8, e.g. iconv -f UTF-16 -t UTF-8 ${le} > ${le}.utf8`);
+  }
+  await assert.rejects(readDelimited(beBom), (e: RootsError) => e.message.startsWith(`${beBom}: the file is UTF-16 (big-endian; byte-order mark FE FF)`));
+  await assert.rejects(readTextData(leNoBom), (e: RootsError) => e.message ===
+    `${leNoBom}: the file is UTF-16 (little-endian; a NUL byte before or after every ASCII character), which the readers do not read: ` +
+    `convert it to UTF-8, e.g. iconv -f UTF-16LE -t UTF-8 ${leNoBom} > ${leNoBom}.utf8`);
+  // a path that needs quoting is quoted in the command; big-endian without a BOM is detected too
+  assert.throws(() => decodeText(Buffer.from('x y z', 'utf16le').swap16(), "it's here.tsv"), (e: RootsError) => e.message ===
+    "it's here.tsv: the file is UTF-16 (big-endian; a NUL byte before or after every ASCII character), which the readers do not read: " +
+    "convert it to UTF-8, e.g. iconv -f UTF-16BE -t UTF-8 'it'\\''s here.tsv' > 'it'\\''s here.tsv.utf8'");
+  // invalid UTF-8 with NUL bytes is not called Latin-1
+  assert.throws(() => decodeText(new Uint8Array([0x61, 0x62, 0x63, 0x64, 0x00, 0x01, 0x02, 0x03, 0xff, 0x0a]), 'bin'), (e: RootsError) =>
+    e.message === 'bin:1: invalid UTF-8 at byte 8 (column 9, bytes ff 0a). The file has NUL bytes (the first at byte 4): it is binary or in an encoding other than UTF-8, UTF-16 and Latin-1; convert it to UTF-8');
+  // Latin-1 bytes: the hint names the flag and the API option
+  const latin = await file('latin.tsv', Buffer.from('sentence\tlabel\nZ\u00fcrich\t1\n', 'latin1'));
+  await assert.rejects(readDelimited(latin), (e: RootsError) => e.message ===
+    `${latin}:2: invalid UTF-8 at byte 16 (column 2, bytes fc 72 69 63). The file is probably Latin-1 or Windows-1252: pass --encoding latin1 (API: { encoding: 'latin1' }) to read it as ISO-8859-1`);
+});
+
+test('reader hints name the CLI flag and the API option', async () => {
+  const tsv = await file('cols.tsv', 'review\tstars\ngood\t5\n');
+  await assert.rejects(readDelimited(tsv), (e: RootsError) => e.message ===
+    `${tsv}:1: the header has columns [review, stars] but no text column (tried sentence, text, content, sentence1, text_a); choose it with --text-column NAME (API: { textColumn: NAME })`);
+  await assert.rejects(readDelimited(tsv, { textColumn: 'review' }), (e: RootsError) => e.message ===
+    `${tsv}:1: the header has columns [review, stars] but no label column (tried label); choose it with --label-column NAME (API: { labelColumn: NAME })`);
+  await assert.rejects(readDelimited(tsv, { textColumn: 'review', labelColumn: 'stars', textPairColumn: 'other' }), (e: RootsError) =>
+    e.message.endsWith('no pair column "other"; choose it with --text-pair-column NAME (API: { textPairColumn: NAME })'));
+  const quoted = await file('quoted.tsv', 'sentence\tlabel\n"a\tb"\t1\n');
+  await assert.rejects(readDelimited(quoted), (e: RootsError) => e.message ===
+    `${quoted}:2: expected 2 fields like the header but found 3 (a quoted field with the delimiter or a newline in it? --format csv reads quoted fields; API: { quote: '"' })`);
+  assert.throws(() => parseConll('John\n', { source: 'one.conll' }), (e: RootsError) => e.message ===
+    'one.conll:1: expected at least 2 columns (token column 0, tag column -1) but found 1: "John" (choose the columns with --token-column N and --tag-column N; API: { tokenColumn: N, tagColumn: N })');
 });

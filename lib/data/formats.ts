@@ -15,12 +15,14 @@
  * a TAB-separated header, or a TREC label), else an error asking for `--format`.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { basename, extname } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { RootsError, describe } from '../errors.js';
 import {
-  readConll, readDelimited, readIntentSlots, readTaggedJsonl, readTextJsonl, readTrec,
+  readConll, readIntentSlots, readTaggedJsonl, readTextJsonl, readTrec,
   type FileEncoding, type IntentSlotExample, type TaggedSentence, type TextExample,
 } from './readers.js';
+import { readDelimited } from './delimited.js';
+import { chunkTagProblem } from './tagging.js';
 
 export type DataFormat = 'conll' | 'tsv' | 'csv' | 'jsonl' | 'trec' | 'seq';
 export const DATA_FORMATS: readonly DataFormat[] = ['conll', 'tsv', 'csv', 'jsonl', 'trec', 'seq'];
@@ -104,12 +106,45 @@ export async function readTextData(path: string, options: TextDataOptions = {}):
   return readTrec(path, { ...enc, labels: options.trecLabels });
 }
 
-/** Reads tagged sentences (NER) from a CoNLL or JSONL file. */
+/**
+ * Reads tagged sentences (NER) from a CoNLL or JSONL file. Every tag must be a chunk tag (`O`,
+ * `B-PER`, ...): the first that is not is an error with its file and line, the column it was read
+ * from, and the flag that chooses another column.
+ */
 export async function readTaggedData(path: string, options: { format?: DataFormat; encoding?: FileEncoding; tokenColumn?: number; tagColumn?: number } = {}): Promise<TaggedSentence[]> {
   const format = options.format ?? detectFormat(path, 'tagged');
   checkFormat(format, 'tagged', path);
-  if (format === 'jsonl') return readTaggedJsonl(path, { encoding: options.encoding });
-  return readConll(path, { encoding: options.encoding, tokenColumn: options.tokenColumn ?? 0, tagColumn: options.tagColumn ?? -1 });
+  if (format === 'jsonl') {
+    const sentences = await readTaggedJsonl(path, { encoding: options.encoding });
+    checkChunkTags(sentences, (s, i) => `${path}:${s.line} tags[${i}]`, 'the "tags" field (or "ner_tags")', '');
+    return sentences;
+  }
+  const tagColumn = options.tagColumn ?? -1;
+  const sentences = await readConll(path, { encoding: options.encoding, tokenColumn: options.tokenColumn ?? 0, tagColumn });
+  const column = tagColumn === -1 ? 'column -1 (the last)' : `column ${tagColumn}`;
+  checkChunkTags(sentences, (s, i) => `${path}:${s.line! + i}`, column,
+    `; if ${column} does not hold the tags, choose the tag column with --tag-column N (API: { tagColumn: N }; columns count from 0, negative from the end)`);
+  return sentences;
+}
+
+/** Throws for the first tag that is not a chunk tag, saying how many others are not either. */
+function checkChunkTags(sentences: readonly TaggedSentence[], where: (s: TaggedSentence, i: number) => string, from: string, hint: string): void {
+  let first: { at: string; token: string; problem: string } | undefined;
+  let bad = 0;
+  let total = 0;
+  for (const s of sentences) {
+    for (let i = 0; i < s.tags.length; i++) {
+      total++;
+      const problem = chunkTagProblem(s.tags[i]);
+      if (problem === null) continue;
+      bad++;
+      first ??= { at: where(s, i), token: s.tokens[i], problem };
+    }
+  }
+  if (first) {
+    const more = bad > 1 ? `; ${bad} of the ${total} tags are not chunk tags` : '';
+    throw new RootsError('ERR_PARSE', `${first.at}: the tag of token ${describe(first.token)}, read from ${from}: ${first.problem}${more}${hint}`);
+  }
 }
 
 /** Reads utterances with intents and slot tags from a seq.in / seq.out / label folder. */
@@ -119,5 +154,7 @@ export async function readIntentSlotData(path: string, options: { format?: DataF
   if (!existsSync(path) || !statSync(path).isDirectory()) {
     throw new RootsError('ERR_IO', `${path}: expected a folder with seq.in, seq.out and label (the JointBERT layout of ATIS and SNIPS)`);
   }
-  return readIntentSlots(path, { encoding: options.encoding });
+  const examples = await readIntentSlots(path, { encoding: options.encoding });
+  checkChunkTags(examples, (s, i) => `${join(path, 'seq.out')}:${s.line} word ${i + 1}`, 'seq.out', '');
+  return examples;
 }

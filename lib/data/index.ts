@@ -1,13 +1,14 @@
 /** The data pipeline: readers, tag schemes, label vocabularies, label alignment and the loader. */
 export {
-  readConll, parseConll, readTaggedJsonl, readTextJsonl, readDelimited, parseDelimited, readTrec, readIntentSlots,
-  readTextFile, decodeText, TREC_NUMERIC_LABELS,
+  readConll, parseConll, readTaggedJsonl, readTextJsonl, readTrec, readIntentSlots, readTextFile, decodeText, TREC_NUMERIC_LABELS,
 } from './readers.js';
 export type {
   FileEncoding, ReadOptions, TaggedSentence, TextExample, IntentSlotExample, ConllOptions, TaggedJsonlOptions,
-  TextJsonlOptions, DelimitedOptions, TrecOptions, IntentSlotOptions,
+  TextJsonlOptions, TrecOptions, IntentSlotOptions,
 } from './readers.js';
-export { tagsToSpans, spansToTags, convertTags, detectScheme, parseTag, TAG_SCHEMES } from './tagging.js';
+export { readDelimited, parseDelimited } from './delimited.js';
+export type { DelimitedOptions } from './delimited.js';
+export { tagsToSpans, spansToTags, convertTags, detectScheme, parseTag, chunkTagProblem, TAG_SCHEMES } from './tagging.js';
 export type { TagScheme, Span } from './tagging.js';
 export { LabelVocab } from './labels.js';
 export type { LabelConfig } from './labels.js';

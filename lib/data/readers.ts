@@ -1,12 +1,12 @@
 /**
  * Readers for the corpora NLP fine-tuning uses: CoNLL column files, JSONL, TSV/CSV with a header,
  * TREC question classification, and the seq.in / seq.out / label folders of intent-and-slot
- * corpora (ATIS, SNIPS). Every reader reports problems with the file, the line and what was
+ * corpora (ATIS, SNIPS); TSV/CSV files are read by delimited.ts. Every reader reports problems with the file, the line and what was
  * expected, and files are UTF-8 unless `encoding: 'latin1'` says otherwise (invalid UTF-8 is an
  * error, never silently replaced).
  */
 import { readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RootsError, describe } from '../errors.js';
 
@@ -46,9 +46,11 @@ export interface IntentSlotExample extends TaggedSentence {
   intent?: string;
 }
 
-type Source = string | URL;
+/** A file path or a file: URL. */
+export type Source = string | URL;
 
-function pathOf(source: Source): string {
+/** The path of a source (checked). */
+export function pathOf(source: Source): string {
   if (source instanceof URL) return fileURLToPath(source);
   if (typeof source !== 'string' || source === '') {
     throw new RootsError('ERR_INVALID_ARG', `Expected a file path but received ${describe(source)}`);
@@ -78,15 +80,50 @@ function firstInvalidUtf8(buf: Uint8Array): number {
   return -1;
 }
 
+/** `--encoding latin1` and its API form, for messages. */
+const LATIN1_HINT = "--encoding latin1 (API: { encoding: 'latin1' })";
+
 /**
- * Decodes a file's bytes. UTF-8 is checked strictly: the error names the line and byte and points
- * to `encoding: 'latin1'` (the usual cause is a Latin-1 / Windows-1252 file). A UTF-8 BOM is dropped.
+ * The byte order of UTF-16 text: from a byte-order mark, or from NUL bytes in every other position
+ * of the first 4 KiB (ASCII text in UTF-16 is half NULs; UTF-8 and Latin-1 text has none). Null
+ * when the bytes do not look like UTF-16.
+ */
+function utf16Of(bytes: Uint8Array): { order: 'LE' | 'BE'; bom: boolean } | null {
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return { order: 'LE', bom: true };
+  if (bytes.length >= 2 && bytes[0] === 0xfe && bytes[1] === 0xff) return { order: 'BE', bom: true };
+  const n = Math.min(bytes.length, 4096) & ~1;
+  if (n < 4) return null;
+  let evenNul = 0;
+  let oddNul = 0;
+  for (let i = 0; i < n; i += 2) {
+    if (bytes[i] === 0) evenNul++;
+    if (bytes[i + 1] === 0) oddNul++;
+  }
+  const pairs = n / 2;
+  if (oddNul >= pairs * 0.3 && evenNul <= pairs * 0.05) return { order: 'LE', bom: false };
+  if (evenNul >= pairs * 0.3 && oddNul <= pairs * 0.05) return { order: 'BE', bom: false };
+  return null;
+}
+
+/**
+ * Decodes a file's bytes. UTF-16 (by its byte-order mark or its NUL bytes) is refused with the
+ * command that converts it. UTF-8 is checked strictly: the error names the line and byte and, when
+ * the bad bytes look like Latin-1 / Windows-1252 text, points to `--encoding latin1`. A UTF-8 BOM
+ * is dropped.
  */
 export function decodeText(bytes: Uint8Array, path: string, encoding: FileEncoding = 'utf-8'): string {
-  if (encoding === 'latin1') return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-  if (encoding !== 'utf-8' && encoding !== 'utf8') {
+  if (encoding !== 'latin1' && encoding !== 'utf-8' && encoding !== 'utf8') {
     throw new RootsError('ERR_INVALID_ARG', `Expected encoding 'utf-8' or 'latin1' but received ${describe(encoding)}`);
   }
+  const utf16 = utf16Of(bytes);
+  if (utf16) {
+    const how = utf16.bom ? `byte-order mark ${utf16.order === 'LE' ? 'FF FE' : 'FE FF'}` : 'a NUL byte before or after every ASCII character';
+    const from = utf16.bom ? 'UTF-16' : `UTF-16${utf16.order}`;
+    throw new RootsError('ERR_PARSE',
+      `${path}: the file is UTF-16 (${utf16.order === 'LE' ? 'little' : 'big'}-endian; ${how}), which the readers do not read: ` +
+      `convert it to UTF-8, e.g. iconv -f ${from} -t UTF-8 ${shellQuote(path)} > ${shellQuote(`${path}.utf8`)}`);
+  }
+  if (encoding === 'latin1') return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch (err) {
@@ -95,10 +132,18 @@ export function decodeText(bytes: Uint8Array, path: string, encoding: FileEncodi
     let lineStart = 0;
     for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) { line++; lineStart = i + 1; }
     const hex = Array.from(bytes.subarray(at, at + 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new RootsError('ERR_PARSE',
-      `${path}:${line}: invalid UTF-8 at byte ${at} (column ${at - lineStart + 1}, bytes ${hex}). ` +
-      `The file is probably Latin-1 or Windows-1252: pass { encoding: 'latin1' } to read it as ISO-8859-1`, { cause: err });
+    const nul = bytes.indexOf(0);
+    // Latin-1 text has no NUL bytes and its bytes 0x80-0x9F are rare (Windows-1252 puts quotes there).
+    const why = nul >= 0
+      ? `The file has NUL bytes (the first at byte ${nul}): it is binary or in an encoding other than UTF-8, UTF-16 and Latin-1; convert it to UTF-8`
+      : `The file is probably Latin-1 or Windows-1252: pass ${LATIN1_HINT} to read it as ISO-8859-1`;
+    throw new RootsError('ERR_PARSE', `${path}:${line}: invalid UTF-8 at byte ${at} (column ${at - lineStart + 1}, bytes ${hex}). ${why}`, { cause: err });
   }
+}
+
+/** `s` quoted for a POSIX shell when it needs it (for commands in messages). */
+function shellQuote(s: string): string {
+  return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replaceAll("'", "'\\''")}'`;
 }
 
 /** Reads a text file with {@link decodeText}; missing or unreadable files are ERR_IO. */
@@ -116,7 +161,7 @@ export async function readTextFile(source: Source, options: ReadOptions = {}): P
 }
 
 /** Splits text into lines (LF or CRLF), without a trailing empty line. */
-function splitLines(text: string): string[] {
+export function splitLines(text: string): string[] {
   const lines = text.split(/\r?\n/);
   if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
   return lines;
@@ -186,12 +231,14 @@ export function parseConll(text: string, options: ConllOptions & { source?: stri
     sawContent = true;
     if (strict) {
       if (columns < 0) { columns = fields.length; columnsLine = lineNo; } else if (fields.length !== columns) {
-        throw new RootsError('ERR_PARSE', `${source}:${lineNo}: expected ${columns} columns like line ${columnsLine} but found ${fields.length}: ${describe(raw)} (pass strictColumns: false to allow this)`);
+        throw new RootsError('ERR_PARSE', `${source}:${lineNo}: expected ${columns} columns like line ${columnsLine} but found ${fields.length}: ${describe(raw)} ` +
+          '(a token with a space in it? Separate the columns with TABs; the API reads ragged lines with { strictColumns: false }, the CLI has no flag for it)');
       }
     }
     const needed = Math.max(tokenColumn < 0 ? -tokenColumn : tokenColumn + 1, tagColumn === null ? 0 : tagColumn < 0 ? -tagColumn : tagColumn + 1);
     if (fields.length < needed || (tagColumn !== null && tagColumn < 0 && fields.length < 2)) {
-      throw new RootsError('ERR_PARSE', `${source}:${lineNo}: expected at least ${Math.max(needed, 2)} columns (token column ${tokenColumn}, tag column ${tagColumn}) but found ${fields.length}: ${describe(raw)}`);
+      throw new RootsError('ERR_PARSE', `${source}:${lineNo}: expected at least ${Math.max(needed, 2)} columns (token column ${tokenColumn}, tag column ${tagColumn}) but found ${fields.length}: ${describe(raw)} ` +
+        '(choose the columns with --token-column N and --tag-column N; API: { tokenColumn: N, tagColumn: N })');
     }
     const token = fields.at(tokenColumn)!;
     if (token === '') throw new RootsError('ERR_PARSE', `${source}:${lineNo}: empty token in column ${tokenColumn}: ${describe(raw)}`);
@@ -301,7 +348,8 @@ export async function readTextJsonl(source: Source, options: TextJsonlOptions = 
     const where = `${path}:${line}`;
     const textField = options.textField ?? TEXT_FIELDS.find((f) => f in value);
     if (textField === undefined || typeof value[textField] !== 'string') {
-      throw new RootsError('ERR_PARSE', `${where}: expected a string field ${options.textField ? `"${options.textField}"` : `(one of ${TEXT_FIELDS.join(', ')})`} but found ${textField ? describe(value[textField]) : `keys ${Object.keys(value).join(', ')}`}`);
+      throw new RootsError('ERR_PARSE', `${where}: expected a string field ${options.textField ? `"${options.textField}"` : `(one of ${TEXT_FIELDS.join(', ')})`} but found ${textField ? describe(value[textField]) : `keys ${Object.keys(value).join(', ')}`}` +
+        `${options.textField ? '' : '; name the field with --text-column NAME (API: { textField: NAME })'}`);
     }
     const example: TextExample = { text: value[textField] as string, line };
     const pairField = options.textPairField ?? PAIR_FIELDS.find((f) => f in value);
@@ -310,8 +358,15 @@ export async function readTextJsonl(source: Source, options: TextJsonlOptions = 
       example.textPair = value[pairField] as string;
     }
     const label = value[labelField];
+    if (label === null && (options.requireLabel ?? true)) {
+      throw new RootsError('ERR_PARSE', `${where}: "${labelField}" is null; expected a class name (a string), a class id (an integer) or an array of them (multi-label). ` +
+        'Drop the unlabelled records, or read them with the API option { requireLabel: false }');
+    }
     if (label === undefined || label === null) {
-      if (options.requireLabel ?? true) throw new RootsError('ERR_PARSE', `${where}: no "${labelField}" field (keys: ${Object.keys(value).join(', ')}); pass requireLabel: false for unlabelled data`);
+      if (options.requireLabel ?? true) {
+        throw new RootsError('ERR_PARSE', `${where}: no "${labelField}" field (keys: ${Object.keys(value).join(', ')}); name the label field with --label-column NAME ` +
+          '(API: { labelField: NAME }), or read unlabelled data with the API option { requireLabel: false }');
+      }
     } else {
       example.label = Array.isArray(label)
         ? label.map((l, i) => labelName(l, options.labelNames, `${where} ${labelField}[${i}]`))
@@ -319,123 +374,6 @@ export async function readTextJsonl(source: Source, options: TextJsonlOptions = 
     }
     return example;
   });
-}
-
-// ---------------------------------------------------------------------------------------------
-// TSV / CSV
-// ---------------------------------------------------------------------------------------------
-
-/** Options for {@link readDelimited}. */
-export interface DelimitedOptions extends ReadOptions {
-  /** Field separator (default: `','` for .csv files, TAB otherwise). */
-  delimiter?: string;
-  /** Quote character (default `'"'` for CSV; none for TSV, as GLUE's files are unquoted). */
-  quote?: string | null;
-  /** Column with the text (default: the first of sentence, text, content, sentence1, text_a). */
-  textColumn?: string;
-  /** Column with the second text of a pair (default: sentence2 or text_b when present). */
-  textPairColumn?: string;
-  /** Column with the label (default `'label'`); `null` reads unlabelled files. */
-  labelColumn?: string | null;
-  /** Split labels on this string for multi-label data (e.g. `','`). */
-  labelSeparator?: string;
-}
-
-const TEXT_COLUMNS = ['sentence', 'text', 'content', 'sentence1', 'text_a'];
-
-/**
- * Parses delimited text into rows of fields with the line each row starts on. With a quote
- * character, fields may be quoted (RFC 4180: `""` is a quote, delimiters and newlines are kept).
- */
-export function parseDelimited(text: string, delimiter: string, quote: string | null, source = '<delimited>'): { fields: string[]; line: number }[] {
-  const rows: { fields: string[]; line: number }[] = [];
-  if (quote === null || !text.includes(quote)) {
-    splitLines(text).forEach((l, i) => { if (l !== '') rows.push({ fields: l.split(delimiter), line: i + 1 }); });
-    return rows;
-  }
-  let line = 1;
-  let i = 0;
-  const n = text.length;
-  while (i < n) {
-    const startLine = line;
-    const fields: string[] = [];
-    let field = '';
-    let endOfRow = false;
-    while (!endOfRow) {
-      if (text.startsWith(quote, i) && field === '') {
-        const quoteLine = line;
-        i += quote.length;
-        for (;;) {
-          if (i >= n) throw new RootsError('ERR_PARSE', `${source}:${quoteLine}: quoted field never closed (missing ${quote})`);
-          if (text.startsWith(quote, i)) {
-            if (text.startsWith(quote, i + quote.length)) { field += quote; i += 2 * quote.length; continue; }
-            i += quote.length;
-            break;
-          }
-          if (text[i] === '\n') line++;
-          field += text[i++];
-        }
-        if (i < n && !text.startsWith(delimiter, i) && text[i] !== '\n' && text[i] !== '\r') {
-          throw new RootsError('ERR_PARSE', `${source}:${line}: unexpected ${describe(text[i])} after a closing quote (expected the delimiter or the end of the line)`);
-        }
-      }
-      if (i >= n) { fields.push(field); endOfRow = true; } else if (text.startsWith(delimiter, i)) {
-        fields.push(field);
-        field = '';
-        i += delimiter.length;
-      } else if (text[i] === '\n' || (text[i] === '\r' && text[i + 1] === '\n')) {
-        i += text[i] === '\r' ? 2 : 1;
-        line++;
-        fields.push(field);
-        endOfRow = true;
-      } else {
-        field += text[i++];
-      }
-    }
-    if (!(fields.length === 1 && fields[0] === '')) rows.push({ fields, line: startLine });
-  }
-  return rows;
-}
-
-/**
- * Reads a TSV or CSV file with a header row into text examples (SST-2, GLUE-style files). Column
- * names choose the text, pair and label columns.
- */
-export async function readDelimited(source: Source, options: DelimitedOptions = {}): Promise<TextExample[]> {
-  const path = pathOf(source);
-  const isCsv = extname(path).toLowerCase() === '.csv';
-  const delimiter = options.delimiter ?? (isCsv ? ',' : '\t');
-  const quote = options.quote === undefined ? (isCsv ? '"' : null) : options.quote;
-  const rows = parseDelimited(await readTextFile(path, options), delimiter, quote, path);
-  if (rows.length === 0) throw new RootsError('ERR_PARSE', `${path}: empty file (expected a header row)`);
-  const header = rows[0].fields.map((h) => h.trim());
-  const column = (name: string | undefined, candidates: string[], what: string, required: boolean): number => {
-    const chosen = name ?? candidates.find((c) => header.includes(c));
-    const index = chosen === undefined ? -1 : header.indexOf(chosen);
-    if (index < 0 && (required || name !== undefined)) {
-      throw new RootsError('ERR_PARSE', `${path}:1: the header has columns [${header.join(', ')}] but no ${what} column ${name !== undefined ? `"${name}"` : `(tried ${candidates.join(', ')})`}; pass ${what === 'text' ? 'textColumn' : what === 'label' ? 'labelColumn' : 'textPairColumn'}`);
-    }
-    return index;
-  };
-  const textIndex = column(options.textColumn, TEXT_COLUMNS, 'text', true);
-  const pairIndex = column(options.textPairColumn, ['sentence2', 'text_b'], 'pair', false);
-  const labelIndex = options.labelColumn === null ? -1 : column(options.labelColumn, ['label'], 'label', true);
-  const out: TextExample[] = [];
-  for (let r = 1; r < rows.length; r++) {
-    const { fields, line } = rows[r];
-    if (fields.length !== header.length) {
-      throw new RootsError('ERR_PARSE', `${path}:${line}: expected ${header.length} fields like the header but found ${fields.length}${quote === null ? ' (is a field quoted? pass quote: \'"\')' : ''}`);
-    }
-    const example: TextExample = { text: fields[textIndex], line };
-    if (pairIndex >= 0) example.textPair = fields[pairIndex];
-    if (labelIndex >= 0) {
-      const label = fields[labelIndex].trim();
-      if (label === '') throw new RootsError('ERR_PARSE', `${path}:${line}: empty label in column "${header[labelIndex]}"`);
-      example.label = options.labelSeparator ? label.split(options.labelSeparator).map((l) => l.trim()).filter((l) => l !== '') : label;
-    }
-    out.push(example);
-  }
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -37,6 +37,22 @@ export function parseTag(tag: string, index = -1): { prefix: Prefix; type: strin
 }
 
 /**
+ * Why `tag` is not a chunk tag, or null when it is one: `O`, or a prefix (B, I, E, S, L, U) alone or
+ * followed by `-` and a non-empty type. {@link parseTag} reads `B-` as a chunk of an empty type;
+ * data readers reject it with this.
+ */
+export function chunkTagProblem(tag: string): string | null {
+  if (tag === 'O') return null;
+  const dash = tag.indexOf('-');
+  const prefix = dash < 0 ? tag : tag.slice(0, dash);
+  if (!['B', 'I', 'E', 'S', 'L', 'U'].includes(prefix)) {
+    return `${describe(tag)} is not a chunk tag (expected O, or B-, I-, E-, S-, L- or U- and a type, e.g. B-PER)`;
+  }
+  if (dash >= 0 && dash === tag.length - 1) return `${describe(tag)} has no entity type after "${prefix}-" (expected e.g. ${prefix}-PER)`;
+  return null;
+}
+
+/**
  * Spans of a tag sequence in any scheme. A chunk starts at B/S, at I/E after O, after an ended
  * chunk (E/S) or after another type; it ends before B/S/O, after E/S, or before another type.
  */
