@@ -11,6 +11,7 @@ import { RootsError, describe } from '../errors.js';
 import { nerPipeline, type ModelSource, type NerPipelineOptions, type TokenClassificationPipeline } from './ner.js';
 import { textClassificationPipeline, type TextClassificationPipeline, type TextClassificationPipelineOptions } from './text-classification.js';
 import { intentSlotsPipeline, type IntentSlotsPipeline, type IntentSlotsPipelineOptions } from './intent-slots.js';
+import { fillMaskPipeline, type FillMaskPipeline, type FillMaskPipelineOptions } from './fill-mask.js';
 
 export { nerPipeline } from './ner.js';
 export type { NerPipelineOptions, NerCallOptions, TokenClassificationPipeline, ModelSource } from './ner.js';
@@ -26,17 +27,21 @@ export type {
 export { intentSlotsPipeline } from './intent-slots.js';
 export type { IntentSlotsPipeline, IntentSlotsPipelineOptions, IntentSlotsResult, Slot } from './intent-slots.js';
 export type { PipelineSource } from './source.js';
+export { fillMaskPipeline } from './fill-mask.js';
+export type { FillMaskPipeline, FillMaskPipelineOptions, FillMaskCallOptions, FillMaskResult, FillMaskOutput } from './fill-mask.js';
 
-export type PipelineTask = 'ner' | 'token-classification' | 'text-classification' | 'sentiment-analysis' | 'intent-slots';
+export type PipelineTask = 'ner' | 'token-classification' | 'text-classification' | 'sentiment-analysis' | 'intent-slots' | 'fill-mask';
 
 export function pipeline(task: 'ner' | 'token-classification', model: ModelSource, options?: NerPipelineOptions): Promise<TokenClassificationPipeline>;
 export function pipeline(task: 'text-classification' | 'sentiment-analysis', model: ModelSource, options?: TextClassificationPipelineOptions): Promise<TextClassificationPipeline>;
 export function pipeline(task: 'intent-slots', model: ModelSource, options?: IntentSlotsPipelineOptions): Promise<IntentSlotsPipeline>;
+export function pipeline(task: 'fill-mask', model: ModelSource, options?: FillMaskPipelineOptions): Promise<FillMaskPipeline>;
 export async function pipeline(
-  task: PipelineTask, model: ModelSource, options: NerPipelineOptions | TextClassificationPipelineOptions | IntentSlotsPipelineOptions = {},
-): Promise<TokenClassificationPipeline | TextClassificationPipeline | IntentSlotsPipeline> {
+  task: PipelineTask, model: ModelSource, options: NerPipelineOptions | TextClassificationPipelineOptions | IntentSlotsPipelineOptions | FillMaskPipelineOptions = {},
+): Promise<TokenClassificationPipeline | TextClassificationPipeline | IntentSlotsPipeline | FillMaskPipeline> {
   if (task === 'ner' || task === 'token-classification') return nerPipeline(model, options as NerPipelineOptions);
   if (task === 'text-classification' || task === 'sentiment-analysis') return textClassificationPipeline(model, options as TextClassificationPipelineOptions);
   if (task === 'intent-slots') return intentSlotsPipeline(model, options as IntentSlotsPipelineOptions);
-  throw new RootsError('ERR_INVALID_ARG', `Unknown pipeline task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification' (or 'sentiment-analysis') or 'intent-slots'`);
+  if (task === 'fill-mask') return fillMaskPipeline(model, options as FillMaskPipelineOptions);
+  throw new RootsError('ERR_INVALID_ARG', `Unknown pipeline task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification' (or 'sentiment-analysis'), 'intent-slots' or 'fill-mask'`);
 }
