@@ -17,8 +17,8 @@
  * behind the {@link Task} interface (lib/tasks).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DataLoader, type LoaderBatch } from '../data/loader.js';
 import type { Feature } from '../data/features.js';
@@ -39,6 +39,8 @@ import { JsonlLog, formatEvalLine, formatTrainLine, type EvalLogRecord, type Log
 import { TrainingProgress } from './progress.js';
 import { writeReport, type ReportSection } from './report.js';
 import { learningRateAt, resolveWarmupSteps, type Schedule } from './schedule.js';
+import { lockOutputDir, type OutputDirLock } from './lock.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 export const LOG_FILE = 'trainer_log.jsonl';
 export const REPORT_FILE = 'report.html';
@@ -70,6 +72,12 @@ export interface TrainerOptions<E = any> {
   callbacks?: TrainerCallbacks;
   /** Where progress and log lines go (default process.stderr). */
   stream?: NodeJS.WriteStream;
+  /**
+   * A lock on `args.outputDir` that the caller holds for longer than train() (`roots train` holds
+   * it for the whole command: training, the test set, the saved model). Without one, train() locks
+   * the folder itself for the run (lock.ts): a second run into the same folder fails at once.
+   */
+  lock?: OutputDirLock;
 }
 
 export interface TrainResult {
@@ -112,6 +120,7 @@ export class Trainer<E = any> {
   #started = 0;
   #result: TrainResult | null = null;
   #lastEvaluation: { step: number; evaluation: Evaluation } | null = null;
+  readonly #lock: OutputDirLock | null;
   /** Smoothed tokens/s for the progress bar. */
   #tps = 0;
 
@@ -144,6 +153,10 @@ export class Trainer<E = any> {
     this.#ctx = { tokenizer, labels: this.labels, labels2: slotLabels ? new LabelVocab(slotLabels) : undefined, maxLength };
     if (this.args.precision) model.setPrecision(this.args.precision);
     if (this.args.freeze) model.freeze(this.args.freeze);
+    this.#lock = options.lock ?? null;
+    if (this.#lock && this.args.outputDir && resolve(this.#lock.dir) !== resolve(this.args.outputDir)) {
+      throw new RootsError('ERR_INVALID_ARG', `options.lock locks ${this.#lock.dir}, not args.outputDir ${this.args.outputDir}`);
+    }
     this.#log = new JsonlLog(this.args.outputDir ? join(this.args.outputDir, LOG_FILE) : null);
     this.#progress = new TrainingProgress({ mode: this.args.progress, stream: options.stream });
   }
@@ -169,11 +182,28 @@ export class Trainer<E = any> {
   // -------------------------------------------------------------------------------------------
 
   async train(options: { resumeFromCheckpoint?: string | boolean } = {}): Promise<TrainResult> {
+    const dir = this.args.outputDir;
+    // One run per output folder: locked before anything in it is read or deleted.
+    const lock = dir && !this.#lock ? await lockOutputDir(dir, { log: (m) => this.#progress.log(m) }) : null;
+    try {
+      return await this.#train(options);
+    } finally {
+      await lock?.release();
+    }
+  }
+
+  async #train(options: { resumeFromCheckpoint?: string | boolean }): Promise<TrainResult> {
     const a = this.args;
     this.#started = performance.now();
     this.#stopRequested = false;
+    // The output folder: this class alone decides whether a run may start in it.
+    const resume = await this.#resumePath(options.resumeFromCheckpoint);
     if (a.outputDir) {
       await mkdir(a.outputDir, { recursive: true });
+      const old = resume ? [] : await listCheckpoints(a.outputDir);
+      if (old.length && !a.overwriteOutputDir) {
+        throw new RootsError('ERR_CONFIG', `${a.outputDir} already holds checkpoints (${old.map((c) => basename(c.path)).join(', ')}): resume from them (resumeFromCheckpoint / --resume), or pass overwriteOutputDir (--overwrite) to start over`);
+      }
       await cleanStaleCheckpoints(a.outputDir);
     }
 
@@ -192,16 +222,11 @@ export class Trainer<E = any> {
 
     // State: fresh, or from a checkpoint (weights, AdamW moments, loader position, best metric).
     let state = this.#freshState(totalSteps, features.length);
-    const resume = await this.#resumePath(options.resumeFromCheckpoint);
     if (resume) {
       state = await this.#restore(resume, state, loader);
       this.#progress.log(`Resuming from ${resume} (step ${state.globalStep} of ${totalSteps}, epoch ${state.epoch.toFixed(2)})`);
     } else if (a.outputDir) {
-      const old = await listCheckpoints(a.outputDir);
-      if (old.length && !a.overwriteOutputDir) {
-        throw new RootsError('ERR_CONFIG', `${a.outputDir} already holds checkpoints (${old.map((c) => basename(c.path)).join(', ')}): resume from them (resumeFromCheckpoint / --resume), or pass overwriteOutputDir (--overwrite) to start over`);
-      }
-      for (const c of old) await deleteCheckpoint(c.path);
+      for (const c of await listCheckpoints(a.outputDir)) await deleteCheckpoint(c.path);
       await rm(join(a.outputDir, REPORT_FILE), { force: true });
       this.#log.truncateAfter(-1);
     }
@@ -387,7 +412,7 @@ export class Trainer<E = any> {
     if (typeof resume === 'string') return resume;
     if (!this.args.outputDir) throw new RootsError('ERR_CONFIG', 'resumeFromCheckpoint: true needs args.outputDir to look for checkpoints in');
     const latest = await latestCheckpoint(this.args.outputDir);
-    if (!latest) throw new RootsError('ERR_CHECKPOINT', `resumeFromCheckpoint: no complete checkpoint-<step> folder in ${this.args.outputDir}`);
+    if (!latest) throw new RootsError('ERR_CHECKPOINT', `resumeFromCheckpoint (--resume): no complete checkpoint-<step> folder in ${this.args.outputDir}`);
     return latest.path;
   }
 
@@ -397,7 +422,7 @@ export class Trainer<E = any> {
     for (const k of ['seed', 'batchSize', 'gradientAccumulationSteps', 'numFeatures'] as const) {
       if (saved.compat[k] !== fresh.compat[k]) {
         const what = k === 'numFeatures' ? 'training windows' : k;
-        throw new RootsError('ERR_CONFIG', `Cannot resume from ${dir}: it was written with ${what} ${saved.compat[k]} but this run has ${fresh.compat[k]} (the same data, seed, batchSize and gradientAccumulationSteps are needed to continue exactly)`);
+        throw new RootsError('ERR_CONFIG', `Cannot resume from ${dir}: it was written with ${what} ${saved.compat[k]} but this run has ${fresh.compat[k]} (the same data, seed, batchSize and gradientAccumulationSteps (--seed, --batch-size, --grad-accum) are needed to continue exactly)`);
       }
     }
     if (saved.task !== this.task.name) throw new RootsError('ERR_CONFIG', `Cannot resume from ${dir}: it is a ${saved.task} checkpoint, this is a ${this.task.name} run`);
@@ -544,7 +569,5 @@ export class Trainer<E = any> {
 
 /** Writes a JSON file atomically (used by the CLI for summaries). */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
-  await rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
 }
