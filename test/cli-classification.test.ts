@@ -33,8 +33,8 @@ test('bad input: non-zero exit and one line on stderr', { skip }, () => {
   oneLineError(roots(...tc, '--train', join(SST2, 'dev.tsv'), '--threshold', '0.3'), /--threshold is for multi-label classification/);
   const is = ['train', '--task', 'intent-slots', '--model', init, '--out', join(d.dir, 'x')];
   oneLineError(roots(...is, '--train', join(SNIPS, 'train', 'seq.in')), /--train .*seq\.in: not a folder \(intent-slots reads a folder with seq\.in, seq\.out and label\)/);
-  oneLineError(roots(...is, '--train', join(SNIPS, 'train'), '--multi-label'), /--multi-label and --label-separator are for text-classification/);
-  oneLineError(roots('train', '--model', init, '--train', join(SST2, 'dev.tsv'), '--out', join(d.dir, 'x'), '--class-weights', 'auto'), /--class-weights: not options of --task ner/);
+  oneLineError(roots(...is, '--train', join(SNIPS, 'train'), '--multi-label'), /--multi-label is for --task text-classification, not for --task intent-slots/);
+  oneLineError(roots('train', '--model', init, '--train', join(SST2, 'dev.tsv'), '--out', join(d.dir, 'x'), '--class-weights', 'auto'), /--class-weights is for --task text-classification and intent-slots, not for --task ner/);
 });
 
 test('text classification: TREC (Latin-1) from a fresh start, eval reproduces the dev scores, predict', { skip }, () => {

@@ -1,7 +1,7 @@
 /**
  * Shared pieces of the CLI commands: strict value parsers (a bad value is a one-line error naming
  * the flag and what was expected), `--config FILE` merging (flags override the file), output
- * streams, and loading a token-classification model folder for training or inference.
+ * streams, and the checks of file and model-folder flags.
  */
 import { readFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
@@ -9,11 +9,7 @@ import { join } from 'node:path';
 import { InvalidArgumentError } from 'commander';
 import { RootsError } from '../errors.js';
 import { info } from '../info.js';
-import type { Device, Precision } from '../models/bert.js';
-import type { Trainer, TrainResult } from '../trainer/trainer.js';
-import type { TrainingArgs } from '../trainer/args.js';
-import type { BertPreTrainedModel } from '../models/bert.js';
-import type { TrainCommandOptions } from './train.js';
+import type { Device, FreezeStrategy, Precision } from '../models/bert.js';
 
 /** Where commands write (tests pass their own). */
 export interface CliIO {
@@ -144,7 +140,7 @@ export const FREEZE_PARSER: Parser<string> = (v: unknown) => {
 };
 
 /** `--freeze` text → a model.freeze strategy. */
-export function freezeStrategy(v: string | undefined): import('../models/bert.js').FreezeStrategy | undefined {
+export function freezeStrategy(v: string | undefined): FreezeStrategy | undefined {
   if (v === undefined) return undefined;
   const m = /^bottom:(\d+)$/.exec(v);
   if (m) return { bottomLayers: Number(m[1]) };
@@ -156,72 +152,4 @@ export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length); });
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
-}
-
-/**
- * The part of `roots train` every task shares: run the Trainer (Ctrl-C finishes the step and writes
- * a checkpoint; a second Ctrl-C aborts), save the model, print the dev report, score the test set
- * and write the HTML report. On failure it disposes the trainer's model; on success the caller
- * still owns it.
- */
-export async function trainSaveAndTest<E>(
-  trainer: Trainer<E>,
-  o: { out?: string; dev?: string; test?: string; json?: boolean; resume?: string | boolean },
-  test: readonly E[] | null | undefined,
-  io: CliIO,
-): Promise<{ result: TrainResult; devMetrics: Record<string, number> | null; testMetrics: Record<string, number> | null }> {
-  let interrupted = 0;
-  const onSigint = (): void => {
-    if (++interrupted === 1) { io.err('\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...\n'); trainer.stop(); } else process.exit(130);
-  };
-  process.on('SIGINT', onSigint);
-  try {
-    let result: TrainResult;
-    try {
-      result = await trainer.train({ resumeFromCheckpoint: o.resume || undefined });
-    } finally {
-      process.off('SIGINT', onSigint);
-    }
-    if (result.stopReason === 'stopped') {
-      io.err(`Stopped at step ${result.globalStep}; resume with the same command and --resume\n`);
-      process.exitCode = 130;
-    }
-    await trainer.saveModel(o.out);
-    const devMetrics = result.evaluation?.metrics ?? null;
-    if (result.evaluation?.report && !o.json) io.out(`\nDev (${o.dev}):\n${result.evaluation.report}`);
-    let testMetrics: Record<string, number> | null = null;
-    if (test && result.stopReason !== 'stopped') {
-      const ev = await trainer.evaluate(test, { name: 'test' });
-      testMetrics = ev.metrics;
-      if (!o.json) io.out(`\nTest (${o.test}):\n${ev.report ?? ''}`);
-      await trainer.writeReport();
-    }
-    return { result, devMetrics, testMetrics };
-  } catch (e) {
-    trainer.model.dispose();
-    throw e;
-  }
-}
-
-/** The Trainer's arguments from `roots train` flags (undefined ones left to the Trainer's defaults). */
-export function trainingArgsFromOptions(o: TrainCommandOptions, d: { hasDev: boolean; maxLength: number }): TrainingArgs {
-  const args: TrainingArgs = {
-    outputDir: o.out, overwriteOutputDir: o.overwrite, epochs: o.epochs, maxSteps: o.maxSteps, batchSize: o.batchSize,
-    evalBatchSize: o.evalBatchSize, gradientAccumulationSteps: o.gradAccum, learningRate: o.lr, lrScheduler: o.scheduler,
-    warmupRatio: o.warmupRatio, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm,
-    evalSteps: d.hasDev ? o.evalSteps : undefined, saveSteps: o.saveSteps, saveTotalLimit: o.saveTotalLimit ?? 3, loggingSteps: o.loggingSteps,
-    metricForBestModel: o.metric, earlyStopping: o.patience ? { patience: o.patience } : undefined,
-    freeze: freezeStrategy(o.freeze), seed: o.seed, maxLength: o.maxLength ?? d.maxLength,
-    progress: o.progress, saveStrategy: !d.hasDev && o.saveSteps === undefined ? 'epoch' : undefined,
-  };
-  for (const k of Object.keys(args) as (keyof TrainingArgs)[]) if (args[k] === undefined) delete args[k];
-  return args;
-}
-
-/** A tokenizer with more ids than the model's embedding table is a config error (disposes the model). */
-export function checkVocabFits(tokenizer: { vocabSize: number }, model: BertPreTrainedModel, modelDir: string): void {
-  if (tokenizer.vocabSize > model.config.vocab_size) {
-    model.dispose();
-    throw new RootsError('ERR_CONFIG', `${modelDir}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${model.config.vocab_size}`);
-  }
 }

@@ -1,59 +1,111 @@
 /**
- * `roots eval --model DIR --data FILE [--json]`: entity-level scores (seqeval's classification
- * report) of a token-classification model on a CoNLL file. The gold tags are converted to the
- * scheme the model was trained with first. A text-classification or intent-slots model (its
- * config.json's architectures) is scored by sequence-tasks.ts instead.
+ * `roots eval --model DIR --data FILE [--json]`: scores a trained model on labelled data. The task
+ * comes from the folder's config.json (`architectures`; tasks.ts), the data is read by that task's
+ * reader, and each task reports what its field reports:
+ * - ner: entity-level scores (seqeval's classification report; `--strict SCHEME` for its strict
+ *   mode), the gold tags converted to the scheme the model was trained in first;
+ * - text-classification: accuracy, macro/weighted F1, MCC, the report and the confusion matrix
+ *   (multi-label: micro/macro F1 and exact match per `--threshold`);
+ * - intent-slots: intent accuracy, slot F1 (seqeval), exact match.
  */
 import type { Command } from 'commander';
-import { readTaggedData, type TextDataOptions } from '../data/formats.js';
-import { readConfig } from '../models/config.js';
+import type { IntentSlotExample, TaggedSentence, TextExample } from '../data/readers.js';
 import { RootsError } from '../errors.js';
-import { BertForTokenClassification, type Device } from '../models/bert.js';
+import type { BertPreTrainedModel, Device } from '../models/bert.js';
+import { readConfig } from '../models/config.js';
+import { TAGGING_SCHEMES, type TaggingScheme } from '../metrics/seqeval.js';
+import { evaluateIntentSlots } from '../tasks/intent-slots.js';
 import { evaluateNer } from '../tasks/ner.js';
+import { evaluateTextClassification } from '../tasks/text-classification.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { TAGGING_SCHEMES } from '../metrics/seqeval.js';
-import { DEVICE_PARSER, cli, parsers, processIO, requireFile, requireModelDir, resolvePrecision, type CliIO } from './common.js';
-import { TASK_DATA_SPECS, modelTask, runEvalSequenceTask } from './sequence-tasks.js';
+import { DEVICE_PARSER, cli, parsers, processIO, requireModelDir, resolvePrecision, type CliIO } from './common.js';
+import { DATA_SPECS, type DataFlags } from './data.js';
+import { TASKS, checkTaskFlags, modelTask, type CliTaskName } from './tasks.js';
 
-/** The data flags (format, encoding, columns, TREC labels) are those of TextDataOptions. */
-export interface EvalCommandOptions extends TextDataOptions {
+/** Options of `roots eval`. */
+export interface EvalCommandOptions extends DataFlags {
   model?: string;
   data?: string;
   json?: boolean;
   batchSize?: number;
   maxLength?: number;
-  tokenColumn?: number;
-  tagColumn?: number;
   strict?: string;
   device?: string;
   precision?: 'fp32' | 'bf16' | 'auto';
   threshold?: number;
 }
 
-export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Promise<Record<string, unknown>> {
-  const dir = requireModelDir('--model', o.model);
-  const task = modelTask(await readConfig(dir));
-  if (task !== 'ner') return runEvalSequenceTask(task, dir, o, io);
-  const file = requireFile('--data', o.data);
-  const sentences = await readTaggedData(file, { format: o.format, encoding: o.encoding, tokenColumn: o.tokenColumn ?? 0, tagColumn: o.tagColumn ?? -1 });
-  if (sentences.length === 0) throw new RootsError('ERR_PARSE', `--data ${file}: no sentences found`);
-  const tokenizer = await Tokenizer.fromPretrained(dir);
-  const model = await BertForTokenClassification.fromPretrained(dir, { device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision), log: null });
-  try {
-    if (!model.loadReport.source) throw new RootsError('ERR_CHECKPOINT', `--model ${dir} has no weights (model.safetensors): train it first`);
-    const ev = await evaluateNer(model, tokenizer, sentences, {
-      batchSize: o.batchSize ?? 32, maxLength: o.maxLength ?? Math.min(256, model.config.max_position_embeddings),
-      scheme: o.strict as never,
-    });
+interface EvalInput {
+  model: BertPreTrainedModel;
+  tokenizer: Tokenizer;
+  examples: unknown[];
+  batchSize: number;
+  maxLength: number;
+  o: EvalCommandOptions & { data: string };
+}
+
+/** What `roots eval` prints: the JSON result, and the text form. */
+interface EvalOutput {
+  result: Record<string, unknown>;
+  text: string;
+}
+
+/** How each task scores a model (the rows of tasks.ts read the data). */
+const EVALUATORS: Record<CliTaskName, (x: EvalInput) => Promise<EvalOutput>> = {
+  async ner({ model, tokenizer, examples, batchSize, maxLength, o }) {
+    const sentences = examples as TaggedSentence[];
+    const ev = await evaluateNer(model, tokenizer, sentences, { batchSize, maxLength, scheme: o.strict as TaggingScheme | undefined });
     const r = ev.details.report;
     const result = {
-      model: dir, data: file, sentences: sentences.length, mode: o.strict ? `strict ${o.strict}` : 'default',
+      model: o.model, data: o.data, sentences: sentences.length, mode: o.strict ? `strict ${o.strict}` : 'default',
       metrics: ev.metrics,
       types: r.labels.map((l) => ({ type: l.label, precision: l.precision, recall: l.recall, f1: l.f1, support: l.support })),
       micro: r.micro, macro: r.macro, weighted: r.weighted, report: ev.report,
     };
-    if (o.json) io.out(JSON.stringify(result, null, 2) + '\n');
-    else io.out(`${ev.report}\naccuracy ${ev.metrics.accuracy.toFixed(4)}${ev.metrics.loss !== undefined ? `, loss ${ev.metrics.loss.toFixed(4)}` : ''} (${sentences.length} sentences, ${file})\n`);
+    const loss = ev.metrics.loss !== undefined ? `, loss ${ev.metrics.loss.toFixed(4)}` : '';
+    return { result, text: `${ev.report}\naccuracy ${ev.metrics.accuracy.toFixed(4)}${loss} (${sentences.length} sentences, ${o.data})\n` };
+  },
+
+  async 'text-classification'({ model, tokenizer, examples, batchSize, maxLength, o }) {
+    if (o.strict !== undefined) throw new RootsError('ERR_INVALID_ARG', '--strict is for ner and intent-slots models (it scores entities)');
+    const ev = await evaluateTextClassification(model, tokenizer, examples as TextExample[], { batchSize, maxLength, threshold: o.threshold });
+    const d = ev.details;
+    const result: Record<string, unknown> = {
+      model: o.model, data: o.data, task: 'text-classification', examples: examples.length, metrics: ev.metrics, report: ev.report, multiLabel: d.multiLabel,
+    };
+    if (d.report) result.labels = d.report.labels;
+    if (d.confusion) result.confusionMatrix = d.confusion;
+    if (d.multiLabelScores) result.labels = d.multiLabelScores.labels.map((l) => ({ label: l.label, precision: l.precision, recall: l.recall, f1: l.f1, support: l.support }));
+    return { result, text: `${ev.report}\n${metricsLine(ev.metrics)} (${examples.length} examples, ${o.data})\n` };
+  },
+
+  async 'intent-slots'({ model, tokenizer, examples, batchSize, maxLength, o }) {
+    const ev = await evaluateIntentSlots(model, tokenizer, examples as IntentSlotExample[], { batchSize, maxLength, scheme: o.strict as TaggingScheme | undefined });
+    const result: Record<string, unknown> = {
+      model: o.model, data: o.data, task: 'intent-slots', examples: examples.length, metrics: ev.metrics, report: ev.report,
+      slots: ev.details.slotReport.labels,
+    };
+    return { result, text: `${ev.report}\n${metricsLine(ev.metrics)} (${examples.length} utterances, ${o.data})\n` };
+  },
+};
+
+function metricsLine(metrics: Record<string, number>): string {
+  return Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
+}
+
+export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Promise<Record<string, unknown>> {
+  const dir = requireModelDir('--model', o.model);
+  const row = TASKS[modelTask(await readConfig(dir), dir)];
+  checkTaskFlags(row, o, 'model');
+  if (!o.data) throw new RootsError('ERR_INVALID_ARG', `--data is required (${row.data})`);
+  const examples = await row.read('--data', o.data, o);
+  const tokenizer = await Tokenizer.fromPretrained(dir);
+  const model = await row.model.fromPretrained(dir, { device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision), log: null });
+  try {
+    if (!model.loadReport.source) throw new RootsError('ERR_CHECKPOINT', `--model ${dir} has no weights (model.safetensors): train it first`);
+    const maxLength = o.maxLength ?? Math.min(row.maxLength, model.config.max_position_embeddings);
+    const { result, text } = await EVALUATORS[row.name]({ model, tokenizer, examples, batchSize: o.batchSize ?? 32, maxLength, o: { ...o, model: dir, data: o.data } });
+    io.out(o.json ? JSON.stringify(result, null, 2) + '\n' : text);
     return result;
   } finally {
     model.dispose();
@@ -69,13 +121,10 @@ export function registerEval(program: Command, io: CliIO = processIO): void {
     .option('--json', 'print the scores as JSON')
     .option('--batch-size <n>', 'windows per batch (default 32)', cli(parsers.positiveInt))
     .option('--max-length <n>', 'window length in tokens (default as roots train: 256 for ner, 128 for text-classification and intent-slots)', cli(parsers.positiveInt))
-    .option('--token-column <n>', 'column of the token (default 0)', cli(parsers.integer))
-    .option('--tag-column <n>', 'column of the gold tag (default -1, the last)', cli(parsers.integer))
     .option('--strict <scheme>', `seqeval strict mode with this scheme (${TAGGING_SCHEMES.join(', ')}); default: lenient`, cli(parsers.choice(TAGGING_SCHEMES)))
+    .option('--threshold <p>', 'multi-label: a label is predicted when its sigmoid reaches this (default 0.5)', cli(parsers.number(0, 1)))
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default auto)', cli(DEVICE_PARSER))
     .option('--precision <p>', 'fp32, bf16 or auto (default auto)', cli(parsers.choice(['fp32', 'bf16', 'auto'] as const)));
-  for (const s of TASK_DATA_SPECS.filter((x) => ['format', 'encoding', 'textColumn', 'textPairColumn', 'labelColumn', 'labelSeparator', 'trecLabels', 'threshold'].includes(x.key))) {
-    cmd.option(s.flags, s.help, cli(s.parse));
-  }
+  for (const s of DATA_SPECS) cmd.option(s.flags, s.help, cli(s.parse));
   cmd.action(async (o: EvalCommandOptions) => { await runEval(o, io); });
 }

@@ -1,22 +1,32 @@
 /**
- * `roots predict --model DIR --text "..." | --input FILE [--json] [--aggregation first]`: entities
- * in raw text through the ner pipeline. `--input` reads one text per line (empty lines are
- * skipped); `--json` prints one JSON object per text: `{"text": ..., "entities": [...]}`.
+ * `roots predict --model DIR --text "..." | --input FILE [--json]`: runs a trained model on raw
+ * text through its task's pipeline (the task comes from config.json, as for `roots eval`):
+ * - ner: entities with character offsets (`--aggregation`, default first: whole words);
+ * - text-classification: labels with scores (`--top-k`, `--threshold`; pairs with `--text-pair`,
+ *   or a TAB between the two texts of an `--input` line);
+ * - intent-slots: the intent and the slots.
+ * `--input` reads one text per line (empty lines are skipped; `--encoding latin1` for Latin-1
+ * files); `--json` prints one JSON object per text.
  */
 import type { Command } from 'commander';
 import { readTextFile } from '../data/readers.js';
 import { RootsError } from '../errors.js';
-import type { Device } from '../models/bert.js';
-import { nerPipeline } from '../pipelines/ner.js';
-import { AGGREGATION_STRATEGIES, type AggregationStrategy, type NerEntity } from '../pipelines/aggregation.js';
-import { DEVICE_PARSER, cli, parsers, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO } from './common.js';
+import type { Device, Precision } from '../models/bert.js';
 import { readConfig } from '../models/config.js';
-import { modelTask, runPredictSequenceTask } from './sequence-tasks.js';
+import { AGGREGATION_STRATEGIES, type AggregationStrategy, type NerEntity } from '../pipelines/aggregation.js';
+import { intentSlotsPipeline, type IntentSlotsResult } from '../pipelines/intent-slots.js';
+import { nerPipeline } from '../pipelines/ner.js';
+import { textClassificationPipeline, type LabelScore, type TextClassificationInput } from '../pipelines/text-classification.js';
+import { DEVICE_PARSER, cli, parsers, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO } from './common.js';
+import { ENCODING_PARSER, withFlagHints } from './data.js';
+import { flagName, modelTask, type CliTaskName } from './tasks.js';
+import type { FileEncoding } from '../data/readers.js';
 
 export interface PredictCommandOptions {
   model?: string;
   text?: string[];
   input?: string;
+  encoding?: FileEncoding;
   json?: boolean;
   aggregation?: AggregationStrategy;
   batchSize?: number;
@@ -30,6 +40,87 @@ export interface PredictCommandOptions {
   threshold?: number;
 }
 
+/** One input: a text, or a pair (text-classification). */
+interface Input {
+  text: string;
+  textPair?: string;
+}
+
+interface PredictRun {
+  dir: string;
+  inputs: Input[];
+  load: { batchSize: number; maxLength?: number; device: Device; precision: Precision };
+  o: PredictCommandOptions;
+  /** Prints one result (and returns what `runPredict` returns for it). */
+  emit(record: Record<string, unknown>, text: string): void;
+}
+
+/** Texts per pipeline call: the output keeps flowing on long --input files. */
+const CHUNK = 256;
+
+/** Each task's pipeline and its flags; a flag of another task is an error naming the tasks that take it. */
+const PREDICTORS: Record<CliTaskName, { flags: readonly (keyof PredictCommandOptions)[]; run(r: PredictRun): Promise<void> }> = {
+  ner: {
+    flags: ['aggregation'],
+    async run({ dir, inputs, load, o, emit }) {
+      const ner = await nerPipeline(dir, { ...load, aggregation: o.aggregation ?? 'first' });
+      try {
+        for (let i = 0; i < inputs.length; i += CHUNK) {
+          const part = inputs.slice(i, i + CHUNK).map((x) => x.text);
+          const entities = await ner(part);
+          part.forEach((text, k) => emit({ text, entities: entities[k] }, formatEntities(text, entities[k])));
+        }
+      } finally {
+        ner.dispose();
+      }
+    },
+  },
+  'text-classification': {
+    flags: ['textPair', 'topK', 'threshold'],
+    async run({ dir, inputs, load, o, emit }) {
+      const clf = await textClassificationPipeline(dir, { ...load, topK: o.topK, threshold: o.threshold });
+      try {
+        for (let i = 0; i < inputs.length; i += CHUNK) {
+          const part = inputs.slice(i, i + CHUNK);
+          const results = await clf(part as TextClassificationInput[]);
+          part.forEach((input, k) => emit(
+            { text: input.text, ...(input.textPair !== undefined ? { textPair: input.textPair } : {}), labels: results[k] },
+            formatLabels(input, results[k], clf.multiLabel),
+          ));
+        }
+      } finally {
+        clf.dispose();
+      }
+    },
+  },
+  'intent-slots': {
+    flags: [],
+    async run({ dir, inputs, load, emit }) {
+      const nlu = await intentSlotsPipeline(dir, load);
+      try {
+        for (let i = 0; i < inputs.length; i += CHUNK) {
+          const part = inputs.slice(i, i + CHUNK).map((x) => x.text);
+          const results = await nlu(part);
+          part.forEach((text, k) => emit({ text, ...results[k] }, formatIntentSlots(text, results[k])));
+        }
+      } finally {
+        nlu.dispose();
+      }
+    },
+  },
+};
+
+/** Throws for flags of other tasks' pipelines: all of one owner's flags named at once. */
+function checkPredictFlags(task: CliTaskName, o: PredictCommandOptions): void {
+  const given = (k: keyof PredictCommandOptions) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length > 0 : o[k] !== undefined);
+  for (const [owner, p] of Object.entries(PREDICTORS)) {
+    if (owner === task || !p.flags.some(given)) continue;
+    const names = p.flags.map(flagName);
+    const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are` : `${names[0]} is`;
+    throw new RootsError('ERR_INVALID_ARG', `${list} for ${owner} models (--model ${o.model} is a ${task} model)`);
+  }
+}
+
 /** Entities of one text as aligned lines: type, text, [start, end), score. */
 export function formatEntities(text: string, entities: readonly NerEntity[]): string {
   if (entities.length === 0) return `${text}\n  (no entities)\n`;
@@ -39,36 +130,50 @@ export function formatEntities(text: string, entities: readonly NerEntity[]): st
   return `${text}\n${table(rows)}`;
 }
 
+/** Labels of one input as aligned lines. */
+export function formatLabels(input: Input, labels: readonly LabelScore[], multiLabel: boolean): string {
+  const head = input.textPair !== undefined ? `${input.text}\t${input.textPair}` : input.text;
+  if (labels.length === 0) return `${head}\n  (no label${multiLabel ? ' reaches the threshold' : ''})\n`;
+  return `${head}\n${table(labels.map((l) => ['  ' + l.label, l.score.toFixed(4)]))}`;
+}
+
+/** The intent and slots of one utterance as aligned lines. */
+export function formatIntentSlots(text: string, r: IntentSlotsResult): string {
+  const rows = [['  intent', r.intent.label, '', r.intent.score.toFixed(4)], ...r.slots.map((s) => [
+    '  ' + s.entity, JSON.stringify(s.word), `[${s.start}, ${s.end})`, s.score.toFixed(4),
+  ])];
+  return `${text}\n${table(rows)}`;
+}
+
 export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO): Promise<unknown[]> {
   const dir = requireModelDir('--model', o.model);
-  const task = modelTask(await readConfig(dir));
-  if (task !== 'ner') return runPredictSequenceTask(task, dir, o, io);
-  if (o.textPair?.length || o.topK !== undefined || o.threshold !== undefined) throw new RootsError('ERR_INVALID_ARG', '--text-pair, --top-k and --threshold are for text-classification models');
-  const texts: string[] = [...(o.text ?? [])];
+  const task = modelTask(await readConfig(dir), dir);
+  checkPredictFlags(task, o);
+  const pairs = task === 'text-classification';
+  const inputs: Input[] = (o.text ?? []).map((text, i) => (o.textPair?.[i] !== undefined ? { text, textPair: o.textPair[i] } : { text }));
+  if ((o.textPair?.length ?? 0) > (o.text?.length ?? 0)) {
+    throw new RootsError('ERR_INVALID_ARG', `${o.textPair!.length} --text-pair values for ${o.text?.length ?? 0} --text values: give one --text per --text-pair`);
+  }
   if (o.input) {
-    const content = await readTextFile(requireFile('--input', o.input));
-    for (const line of content.split(/\r?\n/)) if (line.trim() !== '') texts.push(line);
+    const path = requireFile('--input', o.input);
+    const content = await withFlagHints(() => readTextFile(path, { encoding: o.encoding }));
+    for (const line of content.split(/\r?\n/)) {
+      if (line.trim() === '') continue;
+      const tab = line.indexOf('\t');
+      inputs.push(pairs && tab >= 0 ? { text: line.slice(0, tab), textPair: line.slice(tab + 1) } : { text: line });
+    }
   }
   if (!o.text?.length && !o.input) throw new RootsError('ERR_INVALID_ARG', 'Give --text "..." or --input FILE (one text per line)');
-  const ner = await nerPipeline(dir, {
-    aggregation: o.aggregation ?? 'first', batchSize: o.batchSize ?? 16, maxLength: o.maxLength,
-    device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision),
+  const out: unknown[] = [];
+  await PREDICTORS[task].run({
+    dir, inputs, o,
+    load: { batchSize: o.batchSize ?? 16, maxLength: o.maxLength, device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision) },
+    emit(record, text) {
+      out.push(record);
+      io.out(o.json ? JSON.stringify(record) + '\n' : text);
+    },
   });
-  try {
-    const out: { text: string; entities: NerEntity[] }[] = [];
-    const chunk = 256;
-    for (let i = 0; i < texts.length; i += chunk) {
-      const part = texts.slice(i, i + chunk);
-      const entities = await ner(part);
-      part.forEach((text, k) => {
-        out.push({ text, entities: entities[k] });
-        io.out(o.json ? JSON.stringify({ text, entities: entities[k] }) + '\n' : formatEntities(text, entities[k]));
-      });
-    }
-    return out;
-  } finally {
-    ner.dispose();
-  }
+  return out;
 }
 
 export function registerPredict(program: Command, io: CliIO = processIO): void {
@@ -79,10 +184,11 @@ export function registerPredict(program: Command, io: CliIO = processIO): void {
     .option('--text <text>', 'a text (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--text-pair <text>', 'text-classification: the second text of a pair, matched to --text by position (repeat)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--input <file>', 'a file with one text per line (text-classification: a TAB separates the two texts of a pair)')
+    .option('--encoding <name>', 'text encoding of --input: utf-8 (default; invalid bytes are an error) or latin1', cli(ENCODING_PARSER))
     .option('--top-k <n>', 'text-classification: labels per text (default 1; multi-label: those reaching --threshold)', cli(parsers.positiveInt))
     .option('--threshold <p>', 'multi-label: the score a label needs (default 0.5)', cli(parsers.number(0, 1)))
-    .option('--json', 'one JSON object per text: {"text", "entities"}')
-    .option('--aggregation <strategy>', `${AGGREGATION_STRATEGIES.join(', ')} (as Hugging Face's pipeline; default first: whole words, as roots trains them)`, cli(parsers.choice(AGGREGATION_STRATEGIES)))
+    .option('--json', 'one JSON object per text: {"text", "entities"} (ner), {"text", "labels"} (text-classification), {"text", "intent", "slots"} (intent-slots)')
+    .option('--aggregation <strategy>', `ner: ${AGGREGATION_STRATEGIES.join(', ')} (as Hugging Face's pipeline; default first: whole words, as roots trains them)`, cli(parsers.choice(AGGREGATION_STRATEGIES)))
     .option('--batch-size <n>', 'windows per forward pass (default 16)', cli(parsers.positiveInt))
     .option('--max-length <n>', 'window length in tokens (default: the model\'s maximum, up to 512)', cli(parsers.positiveInt))
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default auto)', cli(DEVICE_PARSER))

@@ -1,41 +1,40 @@
 /**
- * `roots train --task ner --model DIR --train FILE --dev FILE [--test FILE] --out DIR [options]`
+ * `roots train --task ner|text-classification|intent-slots --model DIR --train DATA [--dev DATA]
+ * [--test DATA] --out DIR [options]`: one command for every task; what differs per task (the
+ * reader, the labels, the model class, the summary) is its row in tasks.ts.
  *
- * Fine-tunes (or trains from a fresh start, when DIR has a config.json and no weights) a token
- * classifier on CoNLL files, evaluates on the dev set during training, keeps the best checkpoint,
- * scores the test set, and leaves in `--out` a model folder that `roots predict`, `roots eval` and
- * `pipeline('ner', DIR)` load: config.json, model.safetensors, tokenizer files, plus
- * checkpoint-<step>/ folders, trainer_log.jsonl, report.html and results.json.
+ * Fine-tunes (or trains from a fresh start, when DIR has a config.json and no weights) the task's
+ * model, evaluates on the dev set during training, keeps the best checkpoint, scores the test set,
+ * and leaves in `--out` a model folder that `roots predict`, `roots eval` and `pipeline()` load:
+ * config.json, model.safetensors, tokenizer files, plus checkpoint-<step>/ folders,
+ * trainer_log.jsonl, report.html and results.json. `--out` is locked for the whole command (a
+ * second run into it fails at once; trainer/lock.ts).
  *
  * Every option can also come from `--config FILE` (JSON, same names; flags win).
  */
 import { Command, Option } from 'commander';
-import { basename, join } from 'node:path';
-import { listCheckpoints } from '../trainer/checkpoint.js';
-import type { TaggedSentence } from '../data/readers.js';
-import { readTaggedData, type TextDataOptions } from '../data/formats.js';
-import { LabelVocab } from '../data/labels.js';
-import { detectScheme, TAG_SCHEMES, type TagScheme } from '../data/tagging.js';
+import { join } from 'node:path';
+import { TAG_SCHEMES, type TagScheme } from '../data/tagging.js';
 import { RootsError } from '../errors.js';
 import { setNumThreads } from '../info.js';
-import { readConfig, labelsOf } from '../models/config.js';
-import { BertForTokenClassification, type Device } from '../models/bert.js';
-import { convertSentences, nerTask } from '../tasks/ner.js';
+import type { BertPreTrainedModel, Device } from '../models/bert.js';
+import { labelsOf, readConfig, type BertConfig } from '../models/config.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
-import { SCHEDULES } from '../trainer/schedule.js';
 import type { TrainingArgs } from '../trainer/args.js';
+import { lockOutputDir, type OutputDirLock } from '../trainer/lock.js';
 import { formatDuration } from '../trainer/log.js';
+import { SCHEDULES } from '../trainer/schedule.js';
+import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
 import {
-  DEVICE_PARSER, FREEZE_PARSER, cli, mergeConfig, parsers, processIO, requireFile, requireModelDir, resolvePrecision, trainSaveAndTest, trainingArgsFromOptions, checkVocabFits,
-  type CliIO, type OptionSpec,
+  DEVICE_PARSER, FREEZE_PARSER, cli, freezeStrategy, mergeConfig, parsers, processIO, requireModelDir, resolvePrecision,
+  type CliIO,
 } from './common.js';
-import { SEQUENCE_METRIC_CHOICES, TASK_DATA_SPECS, checkTaskMetric, runTrainSequenceTask } from './sequence-tasks.js';
+import { DATA_SPECS, type DataFlags, type FlagSpec } from './data.js';
+import { TASKS, TASK_CHOICES, checkTaskFlags, taskRow, type CliTaskName, type Splits, type TaskPlan, type TaskRow } from './tasks.js';
 
 /** Options of `roots train` (also the keys of a `--config` file). */
-/** The data flags (format, encoding, columns, TREC labels) are those of TextDataOptions. */
-export interface TrainCommandOptions extends TextDataOptions {
-  task?: 'ner' | 'token-classification' | 'text-classification' | 'intent-slots';
+export interface TrainCommandOptions extends DataFlags {
+  task?: CliTaskName | 'token-classification';
   model?: string;
   train?: string;
   dev?: string;
@@ -63,8 +62,7 @@ export interface TrainCommandOptions extends TextDataOptions {
   precision?: 'fp32' | 'bf16' | 'auto';
   device?: string;
   maxLength?: number;
-  tokenColumn?: number;
-  tagColumn?: number;
+  groupByLength?: boolean;
   scheme?: TagScheme | 'keep';
   labelAllTokens?: boolean;
   multiLabel?: boolean;
@@ -81,16 +79,16 @@ export interface TrainCommandOptions extends TextDataOptions {
 }
 
 const SCHEME_CHOICES = [...TAG_SCHEMES, 'keep'] as const;
-const METRIC_CHOICES = ['f1', 'precision', 'recall', 'accuracy', 'loss', ...SEQUENCE_METRIC_CHOICES] as const;
+const METRIC_CHOICES = [...new Set(Object.values(TASKS).flatMap((r) => r.metricNames))];
 
 /** The options, their flags, help and parsers: one table for commander and --config files. */
-const SPECS: (OptionSpec & { flags: string; help: string })[] = [
-  { key: 'task', flags: '--task <name>', help: 'task: ner (token classification; default), text-classification (texts or pairs; single- or multi-label), intent-slots (joint intent + slot filling)', parse: parsers.choice(['ner', 'token-classification', 'text-classification', 'intent-slots'] as const) },
+const SPECS: (FlagSpec & { negation?: string })[] = [
+  { key: 'task', flags: '--task <name>', help: 'task: ner (token classification; default), text-classification (texts or pairs; single- or multi-label), intent-slots (joint intent + slot filling)', parse: parsers.choice(TASK_CHOICES) },
   { key: 'model', flags: '--model <dir>', help: 'model folder: config.json + tokenizer (+ weights; without weights training starts fresh)', parse: parsers.string },
   { key: 'train', flags: '--train <file>', help: 'training data: a CoNLL file (ner), a TSV/CSV/JSONL/TREC file (text-classification), a seq.in/seq.out/label folder (intent-slots)', parse: parsers.string },
   { key: 'dev', flags: '--dev <file>', help: 'dev data: evaluated during training, picks the best checkpoint', parse: parsers.string },
   { key: 'test', flags: '--test <file>', help: 'test data: scored once at the end', parse: parsers.string },
-  { key: 'out', flags: '--out <dir>', help: 'output folder (final model, checkpoints, trainer_log.jsonl, report.html)', parse: parsers.string },
+  { key: 'out', flags: '--out <dir>', help: 'output folder (final model, checkpoints, trainer_log.jsonl, report.html); locked while the run lasts', parse: parsers.string },
   { key: 'epochs', flags: '--epochs <n>', help: 'passes over the training data (default 3)', parse: parsers.number(0, Infinity, true) },
   { key: 'maxSteps', flags: '--max-steps <n>', help: 'optimizer steps (overrides --epochs)', parse: parsers.positiveInt },
   { key: 'batchSize', flags: '--batch-size <n>', help: 'examples (ner: windows) per batch (default 16)', parse: parsers.positiveInt },
@@ -113,11 +111,16 @@ const SPECS: (OptionSpec & { flags: string; help: string })[] = [
   { key: 'precision', flags: '--precision <p>', help: 'fp32, bf16 or auto (bf16 where the hardware has it; default auto)', parse: parsers.choice(['fp32', 'bf16', 'auto'] as const) },
   { key: 'device', flags: '--device <d>', help: 'cpu, cuda, cuda:N or auto (default auto)', parse: DEVICE_PARSER },
   { key: 'maxLength', flags: '--max-length <n>', help: 'window length in tokens; ner: longer sentences become overlapping windows (default 256); text-classification, intent-slots: longer inputs are truncated (default 128)', parse: parsers.positiveInt },
-  { key: 'tokenColumn', flags: '--token-column <n>', help: 'column of the token in the data files (default 0)', parse: parsers.integer },
-  { key: 'tagColumn', flags: '--tag-column <n>', help: 'column of the tag (default -1, the last)', parse: parsers.integer },
-  { key: 'scheme', flags: '--scheme <name>', help: `tag scheme to train in: ${SCHEME_CHOICES.join(', ')} (default IOB2; data is converted)`, parse: parsers.choice(SCHEME_CHOICES) },
-  { key: 'labelAllTokens', flags: '--label-all-tokens', help: 'label every subword, not only the first of each word', parse: parsers.boolean },
-  ...TASK_DATA_SPECS,
+  { key: 'groupByLength', flags: '--group-by-length', negation: '--no-group-by-length', help: 'batch training examples of similar length together (less padding, faster steps; on by default; the Trainer\'s `bucketing`, Transformers\' group_by_length); --no-group-by-length shuffles them freely', parse: parsers.boolean },
+  { key: 'scheme', flags: '--scheme <name>', help: `ner: tag scheme to train in: ${SCHEME_CHOICES.join(', ')} (default IOB2; data is converted)`, parse: parsers.choice(SCHEME_CHOICES) },
+  { key: 'labelAllTokens', flags: '--label-all-tokens', help: 'ner: label every subword, not only the first of each word', parse: parsers.boolean },
+  ...DATA_SPECS,
+  { key: 'multiLabel', flags: '--multi-label', help: 'text-classification: multi-label (a sigmoid per label, binary cross-entropy); default when the data has label lists', parse: parsers.boolean },
+  { key: 'threshold', flags: '--threshold <p>', help: 'multi-label: a label is predicted when its sigmoid reaches this (default 0.5)', parse: parsers.number(0, 1) },
+  { key: 'classWeights', flags: '--class-weights <w>', help: 'loss weights per label for imbalanced data: auto (inverse frequency, mean 1) or w1,w2,... in label order (multi-label: pos_weight; intent-slots: the intents)', parse: parsers.string },
+  { key: 'slotLossWeight', flags: '--slot-loss-weight <w>', help: 'intent-slots: loss = intent loss + w * slot loss (default 1)', parse: parsers.number(0) },
+  { key: 'maxTrainSamples', flags: '--max-train-samples <n>', help: 'train on the first N examples (quick runs)', parse: parsers.positiveInt },
+  { key: 'maxEvalSamples', flags: '--max-eval-samples <n>', help: 'evaluate on the first N dev and test examples', parse: parsers.positiveInt },
   { key: 'resume', flags: '--resume [checkpoint]', help: 'continue from a checkpoint folder (default: the newest in --out)', parse: (v) => (typeof v === 'boolean' ? v : parsers.string(v)) },
   { key: 'overwrite', flags: '--overwrite', help: 'start over in an --out folder that holds checkpoints of an earlier run', parse: parsers.boolean },
   { key: 'progress', flags: '--progress <mode>', help: 'auto (a bar on a terminal), bar, plain or none (default auto)', parse: parsers.choice(['auto', 'bar', 'plain', 'none'] as const) },
@@ -125,7 +128,7 @@ const SPECS: (OptionSpec & { flags: string; help: string })[] = [
   { key: 'json', flags: '--json', help: 'print the results as JSON on standard output', parse: parsers.boolean },
 ];
 
-/** What `runTrain` returns (and `--json` prints). */
+/** What `runTrain` returns (and `--json` prints; results.json holds it too). */
 export interface TrainSummary {
   out: string;
   result: Omit<TrainResult, 'evaluation'>;
@@ -147,87 +150,143 @@ export interface TrainSummary {
   parameters: number;
 }
 
-async function readData(flag: string, path: string, o: TrainCommandOptions): Promise<TaggedSentence[]> {
-  requireFile(flag, path);
-  const data = await readTaggedData(path, { format: o.format, encoding: o.encoding, tokenColumn: o.tokenColumn ?? 0, tagColumn: o.tagColumn ?? -1 });
-  if (data.length === 0) throw new RootsError('ERR_PARSE', `${flag} ${path}: no sentences found`);
-  return data;
-}
-
 /** Runs `roots train` with parsed options (the demo calls this directly). */
 export async function runTrain(options: TrainCommandOptions, io: CliIO = processIO, hooks: { onTrainer?: (t: Trainer) => void } = {}): Promise<TrainSummary> {
   const o = options;
-  if (o.task === 'text-classification' || o.task === 'intent-slots') return runTrainSequenceTask(o, io, hooks);
-  if ((o.task ?? 'ner') !== 'ner' && o.task !== 'token-classification') throw new RootsError('ERR_INVALID_ARG', `--task ${o.task} is not supported (ner, text-classification, intent-slots)`);
-  checkTaskMetric('ner', o.metric);
-  const other = (['textColumn', 'textPairColumn', 'labelColumn', 'labelSeparator', 'trecLabels', 'multiLabel', 'threshold', 'classWeights', 'slotLossWeight', 'maxTrainSamples', 'maxEvalSamples'] as const).filter((k) => o[k] !== undefined);
-  if (other.length) throw new RootsError('ERR_INVALID_ARG', `${other.map((k) => '--' + k.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())).join(', ')}: not options of --task ner (text-classification and intent-slots take them)`);
+  const row = taskRow(o.task);
+  checkTaskFlags(row, o);
   const modelDir = requireModelDir('--model', o.model);
-  if (!o.train) throw new RootsError('ERR_INVALID_ARG', '--train is required (a CoNLL file)');
+  if (!o.train) throw new RootsError('ERR_INVALID_ARG', `--train is required (${row.data})`);
   if (!o.out) throw new RootsError('ERR_INVALID_ARG', '--out is required (the output folder)');
   if (o.patience && !o.dev) throw new RootsError('ERR_INVALID_ARG', '--patience needs --dev (early stopping watches the dev set)');
   if (o.resume && o.overwrite) throw new RootsError('ERR_INVALID_ARG', '--resume and --overwrite contradict each other');
-  const earlier = await listCheckpoints(o.out);
-  if (earlier.length && !o.resume && !o.overwrite) {
-    throw new RootsError('ERR_CONFIG', `--out ${o.out} already holds checkpoints of an earlier run (${earlier.map((c) => basename(c.path)).join(', ')}): add --resume to continue it, or --overwrite to start over`);
+  const folder = await readConfig(modelDir);
+  if (o.maxLength !== undefined && o.maxLength > folder.max_position_embeddings) {
+    throw new RootsError('ERR_CONFIG', `--max-length ${o.maxLength} exceeds the ${folder.max_position_embeddings} positions of ${modelDir} (config.json's max_position_embeddings)`);
   }
   if (o.threads) setNumThreads(o.threads);
 
-  // Data, converted to one tag scheme.
-  let train = await readData('--train', o.train, o);
-  let dev = o.dev ? await readData('--dev', o.dev, o) : null;
-  let test = o.test ? await readData('--test', o.test, o) : null;
-  const found = detectScheme(train.map((s) => s.tags));
-  const scheme: TagScheme = o.scheme === 'keep' ? (found ?? 'IOB2') : (o.scheme ?? 'IOB2');
-  if (o.scheme !== 'keep') {
-    train = convertSentences(train, scheme);
-    dev = dev && convertSentences(dev, scheme);
-    test = test && convertSentences(test, scheme);
-    if (found && found !== scheme) io.err(`Converted the tags from ${found} to ${scheme} (--scheme keep trains on them as they are)\n`);
-  }
-  const dataLabels = LabelVocab.fromTags([...train, ...(dev ?? []), ...(test ?? [])].map((s) => s.tags)).labels;
-
-  // Model: the folder's labels when they cover the data, else a fresh head for the data's labels.
-  const config = await readConfig(modelDir);
-  const folderLabels = config.id2label ? labelsOf(config) : undefined;
-  const covers = folderLabels && dataLabels.every((l) => folderLabels.includes(l));
-  const precision = resolvePrecision(o.precision);
-  const tokenizer = await Tokenizer.fromPretrained(modelDir);
-  const model = await BertForTokenClassification.fromPretrained(modelDir, {
-    labels: covers ? undefined : [...dataLabels],
-    ignoreMismatchedSizes: !covers,
-    device: (o.device ?? 'auto') as Device,
-    precision,
-    seed: o.seed ?? 42,
-    config: { tag_scheme: scheme },
-    log: (m) => io.err(m + '\n'),
-  });
-  if (folderLabels && !covers) io.err(`The labels of ${modelDir} (${folderLabels.join(', ')}) do not cover the data's; the classification head starts fresh with ${dataLabels.length} labels\n`);
-  checkVocabFits(tokenizer, model, modelDir);
-
-  const args = trainingArgsFromOptions(o, { hasDev: Boolean(dev), maxLength: Math.min(256, model.config.max_position_embeddings) });
-  const trainer = new Trainer({ model, tokenizer, train, eval: dev ?? undefined, task: nerTask({ labelAllTokens: o.labelAllTokens }), args });
-  hooks.onTrainer?.(trainer);
-
-  const { result, devMetrics, testMetrics } = await trainSaveAndTest(trainer, o, test, io);
+  const lock = await lockOutputDir(o.out, { label: `--out ${o.out}`, log: (m) => io.err(m + '\n') });
   try {
-    const { evaluation: _, ...rest } = result;
-    const summary: TrainSummary = {
-      out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...model.labels!], scheme, task: 'ner',
-      precision: model.precision, device: model.device, parameters: model.numParameters,
+    // The data, and what the task makes of it: converted splits, label sets, the Trainer's task.
+    const data: Splits<unknown> = {
+      train: (await row.read('--train', o.train, o)).slice(0, o.maxTrainSamples),
+      dev: o.dev ? (await row.read('--dev', o.dev, o)).slice(0, o.maxEvalSamples) : null,
+      test: o.test ? (await row.read('--test', o.test, o)).slice(0, o.maxEvalSamples) : null,
     };
-    await writeJsonAtomic(join(o.out, 'results.json'), summary);
-    if (o.json) io.out(JSON.stringify(summary, null, 2) + '\n');
-    else {
-      const f1 = (m: Record<string, number> | null) => (m?.f1 !== undefined ? m.f1.toFixed(4) : '-');
-      io.out(`\n${result.globalStep} steps in ${formatDuration(result.wallSeconds)} (${Math.round(result.tokensPerSecond).toLocaleString('en-US')} tokens/s), ` +
-        `${result.stopReason}; dev F1 ${f1(devMetrics)}, test F1 ${f1(testMetrics)}\n` +
-        `Model saved to ${o.out} (report: ${join(o.out, 'report.html')})\n`);
+    const plan = row.plan(data, o, io);
+    if (o.metric !== undefined && !plan.metrics.names.includes(o.metric)) {
+      throw new RootsError('ERR_INVALID_ARG', `--metric ${o.metric} is not a ${plan.metrics.kind} metric (${plan.metrics.names.join(', ')})`);
     }
-    return summary;
+    const tokenizer = await Tokenizer.fromPretrained(modelDir);
+    const model = await loadModel(row, plan, modelDir, folder, o, io);
+    try {
+      return await trainModel(model, tokenizer, row, plan, modelDir, o as TrainCommandOptions & { out: string }, io, lock, hooks);
+    } finally {
+      model.dispose();
+    }
   } finally {
-    model.dispose();
+    await lock.release();
   }
+}
+
+/** The model to train: the folder's label sets when they cover the data's, else fresh heads for the data's. */
+async function loadModel(row: TaskRow, plan: TaskPlan<unknown>, modelDir: string, folder: BertConfig, o: TrainCommandOptions, io: CliIO): Promise<BertPreTrainedModel> {
+  const folderLabels = folder.id2label ? labelsOf(folder) : undefined;
+  const folderSlots = labelsOf(folder, 'slot_id2label');
+  const covered = (have: readonly string[] | undefined, need: readonly string[] | undefined) => !need || (!!have && need.every((l) => have.includes(l)));
+  const covers = covered(folderLabels, plan.labels) && covered(folderSlots, plan.slotLabels);
+  const options = plan.modelOptions(covers);
+  const model = await row.model.fromPretrained(modelDir, {
+    ...options,
+    labels: covers ? undefined : plan.labels, slotLabels: covers ? undefined : plan.slotLabels, ignoreMismatchedSizes: !covers,
+    device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision), seed: o.seed ?? 42, log: (m) => io.err(m + '\n'),
+  });
+  if (folderLabels && !covers) {
+    io.err(`The labels of ${modelDir} (${folderLabels.join(', ')}) do not cover the data's; the classification head${plan.slotLabels ? 's start' : ' starts'} ` +
+      `fresh with ${plan.labels.length} labels${plan.slotLabels ? ` and ${plan.slotLabels.length} slot tags` : ''}\n`);
+  }
+  return model;
+}
+
+/** Trains `model` (owned by the caller), saves it, scores the test set, writes results.json. */
+async function trainModel(
+  model: BertPreTrainedModel, tokenizer: Tokenizer, row: TaskRow, plan: TaskPlan<unknown>, modelDir: string,
+  o: TrainCommandOptions & { out: string }, io: CliIO, lock: OutputDirLock, hooks: { onTrainer?: (t: Trainer) => void },
+): Promise<TrainSummary> {
+  if (tokenizer.vocabSize > model.config.vocab_size) {
+    throw new RootsError('ERR_CONFIG', `${modelDir}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${model.config.vocab_size}`);
+  }
+  const args = trainingArgs(o, { hasDev: plan.data.dev !== null, maxLength: Math.min(row.maxLength, model.config.max_position_embeddings) });
+  const trainer = new Trainer({ model, tokenizer, train: plan.data.train, eval: plan.data.dev ?? undefined, task: plan.task, args, lock });
+  hooks.onTrainer?.(trainer);
+  const { result, devMetrics, testMetrics } = await trainSaveAndTest(trainer, o, plan.data.test, io);
+
+  const { evaluation: _, ...rest } = result;
+  const summary: TrainSummary = {
+    out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...model.labels!], task: row.name, ...plan.summary(model),
+    ...(model.config.class_weights ? { classWeights: model.config.class_weights } : {}),
+    precision: model.precision, device: model.device, parameters: model.numParameters,
+  };
+  await writeJsonAtomic(join(o.out, 'results.json'), summary);
+  if (o.json) io.out(JSON.stringify(summary, null, 2) + '\n');
+  else {
+    const show = (m: Record<string, number>) => plan.headline.map((k) => `${k} ${m[k] !== undefined ? m[k].toFixed(4) : '-'}`).join(', ');
+    io.out(`\n${result.globalStep} steps in ${formatDuration(result.wallSeconds)} (${Math.round(result.tokensPerSecond).toLocaleString('en-US')} tokens/s), ` +
+      `${result.stopReason}${devMetrics ? `; dev: ${show(devMetrics)}` : ''}${testMetrics ? `; test: ${show(testMetrics)}` : ''}\n` +
+      `Model saved to ${o.out} (report: ${join(o.out, 'report.html')})\n`);
+  }
+  return summary;
+}
+
+/**
+ * Runs the Trainer (Ctrl-C finishes the step and writes a checkpoint; a second Ctrl-C aborts),
+ * saves the model, prints the dev report, scores the test set and writes the HTML report.
+ */
+async function trainSaveAndTest<E>(
+  trainer: Trainer<E>, o: TrainCommandOptions & { out: string }, test: readonly E[] | null, io: CliIO,
+): Promise<{ result: TrainResult; devMetrics: Record<string, number> | null; testMetrics: Record<string, number> | null }> {
+  let interrupted = 0;
+  const onSigint = (): void => {
+    if (++interrupted === 1) { io.err('\nStopping after this step and saving a checkpoint (Ctrl-C again to abort)...\n'); trainer.stop(); } else process.exit(130);
+  };
+  process.on('SIGINT', onSigint);
+  let result: TrainResult;
+  try {
+    result = await trainer.train({ resumeFromCheckpoint: o.resume || undefined });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  if (result.stopReason === 'stopped') {
+    io.err(`Stopped at step ${result.globalStep}; resume with the same command and --resume\n`);
+    process.exitCode = 130;
+  }
+  await trainer.saveModel(o.out);
+  const devMetrics = result.evaluation?.metrics ?? null;
+  if (result.evaluation?.report && !o.json) io.out(`\nDev (${o.dev}):\n${result.evaluation.report}`);
+  let testMetrics: Record<string, number> | null = null;
+  if (test && result.stopReason !== 'stopped') {
+    const ev = await trainer.evaluate(test, { name: 'test' });
+    testMetrics = ev.metrics;
+    if (!o.json) io.out(`\nTest (${o.test}):\n${ev.report ?? ''}`);
+    await trainer.writeReport();
+  }
+  return { result, devMetrics, testMetrics };
+}
+
+/** The Trainer's arguments from `roots train` flags (undefined ones left to the Trainer's defaults). */
+function trainingArgs(o: TrainCommandOptions, d: { hasDev: boolean; maxLength: number }): TrainingArgs {
+  const args: TrainingArgs = {
+    outputDir: o.out, overwriteOutputDir: o.overwrite, epochs: o.epochs, maxSteps: o.maxSteps, batchSize: o.batchSize,
+    evalBatchSize: o.evalBatchSize, gradientAccumulationSteps: o.gradAccum, learningRate: o.lr, lrScheduler: o.scheduler,
+    warmupRatio: o.warmupRatio, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm,
+    evalSteps: d.hasDev ? o.evalSteps : undefined, saveSteps: o.saveSteps, saveTotalLimit: o.saveTotalLimit ?? 3, loggingSteps: o.loggingSteps,
+    metricForBestModel: o.metric, earlyStopping: o.patience ? { patience: o.patience } : undefined,
+    freeze: freezeStrategy(o.freeze), seed: o.seed, maxLength: o.maxLength ?? d.maxLength, bucketing: o.groupByLength,
+    progress: o.progress, saveStrategy: !d.hasDev && o.saveSteps === undefined ? 'epoch' : undefined,
+  };
+  for (const k of Object.keys(args) as (keyof TrainingArgs)[]) if (args[k] === undefined) delete args[k];
+  return args;
 }
 
 export function registerTrain(program: Command, io: CliIO = processIO): void {
@@ -239,6 +298,7 @@ export function registerTrain(program: Command, io: CliIO = processIO): void {
     const opt = new Option(s.flags, s.help);
     if (!s.flags.includes('<') && !s.flags.includes('[')) cmd.addOption(opt);
     else cmd.addOption(opt.argParser(cli(s.parse)));
+    if (s.negation) cmd.addOption(new Option(s.negation, `the opposite of ${s.flags}`));
   }
   cmd.action(async (flags: Record<string, unknown>) => {
     const { config, ...rest } = flags as { config?: string } & Record<string, unknown>;
