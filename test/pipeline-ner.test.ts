@@ -8,7 +8,9 @@ import { Trainer } from '../lib/trainer/trainer.js';
 import { evaluateNer } from '../lib/tasks/ner.js';
 import { getEntities } from '../lib/metrics/seqeval.js';
 import { RootsError } from '../lib/errors.js';
-import { corpusFixture, tinyModel } from './ner-fixtures.js';
+import { BertForSequenceClassification } from '../lib/models/bert.js';
+import { TINY, corpusFixture, tinyModel } from './ner-fixtures.js';
+import { tmp } from './helpers.js';
 
 const LABELS = ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG'];
 // "Enzo works at United Nations": Enzo = En ##zo, United = Uni ##ted. The subwords disagree with
@@ -178,4 +180,23 @@ test('the pipeline on a trained model: entities with exact character offsets, ba
     assert.equal(model.disposed, false, 'a model the pipeline did not load stays alive');
   });
   model.dispose();
+});
+
+test('a sequence-classification model is refused, naming its architecture and the pipeline that runs it', async () => {
+  const f = corpusFixture({ train: 20, dev: 0, test: 0 }, 5);
+  const model = BertForSequenceClassification.fromConfig({ ...TINY, vocab_size: f.tokenizer.vocabSize }, { labels: ['neg', 'pos'], seed: 1, log: null });
+  const d = tmp('roots-pipeline-');
+  try {
+    // Same head shape as a token classifier with 2 labels: without the check it loads and tags tokens.
+    await model.save(d.dir, { tokenizer: f.tokenizer });
+    await assert.rejects(pipeline('ner', d.dir), (e: unknown) => e instanceof RootsError && e.code === 'ERR_INVALID_ARG' &&
+      e.message === `${d.dir} holds a BertForSequenceClassification; the pipeline needs a trained token-classification model ` +
+        `(config.json's architectures says BertForSequenceClassification): load it with pipeline('text-classification', ${JSON.stringify(d.dir)})`);
+    await assert.rejects(pipeline('token-classification', { model, tokenizer: f.tokenizer }), (e: unknown) => e instanceof RootsError &&
+      e.message === "The ner pipeline needs a token-classification model, not a sequence head: load it with pipeline('text-classification', { model, tokenizer })");
+    assert.equal(model.disposed, false, 'a model the caller passed stays the caller\'s');
+  } finally {
+    model.dispose();
+    d.cleanup();
+  }
 });

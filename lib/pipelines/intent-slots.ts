@@ -26,7 +26,7 @@ import { forwardFeatures } from '../tasks/forward.js';
 import { intentSlotFeatures } from '../tasks/intent-slots.js';
 import { softmax } from '../tasks/text-classification.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { loadPipelineModel, serialQueue, type PipelineSource } from './source.js';
+import { loadPipelineModel, pipelineHint, serialQueue, type PipelineSource } from './source.js';
 import type { LabelScore } from './text-classification.js';
 
 export interface Slot {
@@ -81,7 +81,7 @@ export async function intentSlotsPipeline(source: PipelineSource, options: Inten
   const { model, tokenizer, owned } = await loadPipelineModel(source, BertForIntentAndSlots, 'a trained intent-slots model (BertForIntentAndSlots)', options);
   if (model.head !== 'intent-slots') {
     if (owned) model.dispose();
-    throw new RootsError('ERR_INVALID_ARG', `The intent-slots pipeline needs a BertForIntentAndSlots, not a ${model.head} head`);
+    throw new RootsError('ERR_INVALID_ARG', `The intent-slots pipeline needs a BertForIntentAndSlots, not a ${model.head} head${pipelineHint(model.head, '{ model, tokenizer }')}`);
   }
   const intents = model.labels!;
   const slotLabels = labelsOf(model.config, 'slot_id2label')!;

@@ -16,14 +16,13 @@
  * batched together. Scores are the softmax of the logits; aggregation follows Hugging Face (see
  * aggregation.ts).
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { mergeWindowLogits, planWindows } from '../data/align.js';
 import type { Feature } from '../data/features.js';
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import { BertForTokenClassification, type BertPreTrainedModel, type Device, type Precision } from '../models/bert.js';
 import { forwardFeatures } from '../tasks/forward.js';
-import { Tokenizer } from '../tokenizer/index.js';
+import type { Tokenizer } from '../tokenizer/index.js';
+import { loadPipelineModel, pipelineHint, serialQueue } from './source.js';
 import {
   aggregateEntities, parseAggregation, softmaxRows, wordPieceTokensToString,
   type AggregationStrategy, type NerEntity, type PreEntity,
@@ -82,26 +81,13 @@ export type ModelSource = string | { model: BertPreTrainedModel; tokenizer: Toke
 export async function nerPipeline(source: ModelSource, options: NerPipelineOptions = {}): Promise<TokenClassificationPipeline> {
   const aggregation = parseAggregation(options.aggregation ?? 'none');
   const batchSize = expectPositiveInt('batchSize', options.batchSize ?? 8);
-  let model: BertPreTrainedModel;
-  let tokenizer: Tokenizer;
-  let owned = false;
-  if (typeof source === 'string') {
-    if (!['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(source, f)))) {
-      throw new RootsError('ERR_CHECKPOINT', `${source} has no model.safetensors or pytorch_model.bin: a pipeline needs a trained token-classification model`);
-    }
-    tokenizer = await Tokenizer.fromPretrained(source);
-    model = await BertForTokenClassification.fromPretrained(source, { device: options.device, precision: options.precision, log: null });
-    owned = true;
-    if (model.loadReport.missingKeys.length || !model.loadReport.source) {
-      model.dispose();
-      throw new RootsError('ERR_CHECKPOINT', `${source} has ${model.loadReport.source ? `no trained weights for ${model.loadReport.missingKeys.join(', ')}` : 'no model.safetensors or pytorch_model.bin'}: a pipeline needs a trained token-classification model`);
-    }
-  } else if (source && typeof source === 'object' && source.model && source.tokenizer) {
-    ({ model, tokenizer } = source);
-  } else {
-    throw new RootsError('ERR_INVALID_ARG', `Expected a model folder or { model, tokenizer } but received ${describe(source)}`);
+  // A folder's config.json must name a token classifier: a sequence classifier's head has the
+  // same shape and would load, giving per-token "entities" from sentence-level labels.
+  const { model, tokenizer, owned } = await loadPipelineModel(source, BertForTokenClassification, 'a trained token-classification model', options);
+  if (model.head !== 'token') {
+    if (owned) model.dispose();
+    throw new RootsError('ERR_INVALID_ARG', `The ner pipeline needs a token-classification model, not a ${model.head} head${pipelineHint(model.head, '{ model, tokenizer }')}`);
   }
-  if (model.head !== 'token') throw new RootsError('ERR_INVALID_ARG', `The ner pipeline needs a token-classification model, not a ${model.head} head`);
   const labels = model.labels!;
   const maxLength = expectPositiveInt('maxLength', options.maxLength ?? Math.min(512, model.config.max_position_embeddings));
   if (maxLength < 3) throw new RootsError('ERR_INVALID_ARG', `Expected maxLength of at least 3 but received ${maxLength}`);
@@ -114,7 +100,6 @@ export async function nerPipeline(source: ModelSource, options: NerPipelineOptio
   const unk = tokenizer.unkTokenId;
   const prefix = '##';
   let disposed = false;
-  let queue: Promise<unknown> = Promise.resolve();
 
   const prepare = (text: string, i: number): Prepared => {
     if (typeof text !== 'string') throw new RootsError('ERR_INVALID_ARG', `Expected a string for text ${i} but received ${describe(text)}`);
@@ -166,11 +151,7 @@ export async function nerPipeline(source: ModelSource, options: NerPipelineOptio
   };
 
   /** One call at a time on the model: later calls wait for earlier ones. */
-  const serial = <T>(work: () => Promise<T>): Promise<T> => {
-    const next = queue.then(work, work);
-    queue = next.catch(() => {});
-    return next;
-  };
+  const serial = serialQueue();
 
   const call = (input: string | readonly string[], callOptions: NerCallOptions = {}): Promise<NerEntity[] | NerEntity[][]> => serial(async () => {
     if (disposed) throw new RootsError('ERR_DISPOSED', 'This ner pipeline was disposed');

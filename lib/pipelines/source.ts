@@ -14,6 +14,19 @@ const ARCHITECTURES: Partial<Record<string, string>> = {
   token: 'BertForTokenClassification', sequence: 'BertForSequenceClassification', 'intent-slots': 'BertForIntentAndSlots',
 };
 
+/** The pipeline that runs each head. */
+const PIPELINES: Partial<Record<string, string>> = { token: 'ner', sequence: 'text-classification', 'intent-slots': 'intent-slots', mlm: 'fill-mask' };
+
+/** Names the pipeline that runs a model of `head` (or says that none does), for wrong-pipeline errors. */
+export function pipelineHint(head: string | undefined, source = 'dir'): string {
+  const name = head && PIPELINES[head];
+  return name ? `: load it with pipeline('${name}', ${source})` : ': no pipeline runs it yet';
+}
+
+function headOf(architecture: string): string | undefined {
+  return Object.entries(ARCHITECTURES).find(([, a]) => a === architecture)?.[0];
+}
+
 /** A model folder, or a model and its tokenizer. */
 export type PipelineSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer };
 
@@ -39,13 +52,13 @@ export async function loadPipelineModel<T extends BertPreTrainedModel>(
     const arch = (await readConfig(source)).architectures?.[0];
     const expected = ARCHITECTURES[Class.head];
     if (arch && expected && arch !== expected) {
-      throw new RootsError('ERR_INVALID_ARG', `${source} holds a ${arch}; the pipeline needs ${what}`);
+      throw new RootsError('ERR_INVALID_ARG', `${source} holds a ${arch}; the pipeline needs ${what} (config.json's architectures says ${arch})${pipelineHint(headOf(arch), JSON.stringify(source))}`);
     }
     const tokenizer = await Tokenizer.fromPretrained(source);
     const model = await Class.fromPretrained(source, { device: options.device, precision: options.precision, log: null });
-    if (model.loadReport.missingKeys.length) {
+    if (model.loadReport.missingKeys.length || !model.loadReport.source) {
       model.dispose();
-      throw new RootsError('ERR_CHECKPOINT', `${source} has no trained weights for ${model.loadReport.missingKeys.join(', ')}: a pipeline needs ${what}`);
+      throw new RootsError('ERR_CHECKPOINT', `${source} has ${model.loadReport.source ? `no trained weights for ${model.loadReport.missingKeys.join(', ')}` : 'no model.safetensors or pytorch_model.bin'}: a pipeline needs ${what}`);
     }
     return { model, tokenizer, owned: true };
   }

@@ -26,7 +26,7 @@ import { BertForSequenceClassification, type BertPreTrainedModel, type Device, t
 import { forwardFeatures } from '../tasks/forward.js';
 import { isMultiLabel, sigmoid, softmax } from '../tasks/text-classification.js';
 import type { Tokenizer, TruncationStrategy } from '../tokenizer/index.js';
-import { loadPipelineModel, serialQueue, type PipelineSource } from './source.js';
+import { loadPipelineModel, pipelineHint, serialQueue, type PipelineSource } from './source.js';
 
 /** A text, or a pair (`textPair`; Transformers' `text_pair` is accepted too). */
 export type TextClassificationInput = string | { text: string; textPair?: string; text_pair?: string };
@@ -89,7 +89,7 @@ export async function textClassificationPipeline(source: PipelineSource, options
   const { model, tokenizer, owned } = await loadPipelineModel(source, BertForSequenceClassification, 'a trained text-classification model', options);
   if (model.head !== 'sequence') {
     if (owned) model.dispose();
-    throw new RootsError('ERR_INVALID_ARG', `The text-classification pipeline needs a sequence-classification model, not a ${model.head} head`);
+    throw new RootsError('ERR_INVALID_ARG', `The text-classification pipeline needs a sequence-classification model, not a ${model.head} head${pipelineHint(model.head, '{ model, tokenizer }')}`);
   }
   const labels = model.labels!;
   const multiLabel = isMultiLabel(model);
