@@ -8,7 +8,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { RootsError, describe } from '../errors.js';
-import { formatFixed, padStart } from './classification.js';
+import { formatFixed, padStart } from './report-text.js';
 import { checkTag, entityScores, parseScheme, type EntityScores, type TaggingScheme } from './seqeval.js';
 
 /** A conlleval file read into sentences of gold and predicted tags. */
@@ -75,6 +75,9 @@ function isSpace(c: number): boolean {
 /** Lines whose first field marks a sentence (document) boundary rather than a token. */
 const BOUNDARY_FIELDS = new Set(['-X-', '-DOCSTART-']);
 
+/** `O`, or a prefix and a type (`B-PER`, `PER-B`): what a gold-tag column holds. */
+const TAG_SHAPE = /^(O|[BIESLU]-.+|.+-[BIESLU])$/;
+
 /**
  * Parses conlleval input: one token a line, fields separated by whitespace (or `delimiter`), the
  * last two fields being the gold and the predicted tag. Blank lines, and lines whose first field
@@ -84,7 +87,9 @@ const BOUNDARY_FIELDS = new Set(['-X-', '-DOCSTART-']);
  * the first one (as conlleval.pl requires). CRLF line ends are accepted.
  *
  * @throws RootsError ERR_PARSE naming the source and line for a line with fewer than 2 fields, a
- *   line whose field count differs from the first token line's, or input without any token;
+ *   line whose field count differs from the first token line's, input without any token, or a
+ *   2-column input whose first column holds something other than tags (tokens and tags, with no
+ *   predictions: scoring it would read the tokens as gold tags);
  *   ERR_INVALID_ARG for an empty delimiter.
  */
 export function parseConll(text: string, options: ParseConllOptions = {}): ConllData {
@@ -97,6 +102,9 @@ export function parseConll(text: string, options: ParseConllOptions = {}): Conll
   let gold: string[] = [], pred: string[] = [], toks: string[] = [];
   let firstLine = 0;
   let columns = -1, columnsLine = 0;
+  // A 2-column file is gold and predicted tags only (conlleval.pl reads it so); one whose first
+  // column is not tags is tokens and tags, and scoring it would read the tokens as gold tags.
+  let notTag: { line: number; value: string } | null = null;
   const flush = () => {
     if (gold.length > 0) {
       data.yTrue.push(gold); data.yPred.push(pred); data.tokens.push(toks); data.lines.push(firstLine);
@@ -150,11 +158,18 @@ export function parseConll(text: string, options: ParseConllOptions = {}): Conll
         `${source}:${lineNo}: expected ${columns} columns like line ${columnsLine} but found ${count}: ${describe(lineText())}`);
     }
     if (gold.length === 0) firstLine = lineNo;
+    if (count === 2 && notTag === null && !TAG_SHAPE.test(field(0))) notTag = { line: lineNo, value: field(0) };
     gold.push(field(count - 2));
     pred.push(field(count - 1));
     toks.push(first);
   }
   flush();
+  if (columns === 2 && notTag !== null) {
+    throw new RootsError('ERR_PARSE',
+      `${source}:${notTag.line}: 2 columns, and the first, ${describe(notTag.value)}, is not a tag: conlleval input is "token ... gold-tag predicted-tag", ` +
+      'the last two columns being the gold and the predicted tag (2 columns are read as those two). A file of tokens and their tags has no predictions ' +
+      'to score: add the predicted tag as a third column, or score a model on it with `roots eval --model DIR --data FILE`');
+  }
   if (data.yTrue.length === 0) {
     throw new RootsError('ERR_PARSE',
       `${source}: no tokens found (expected lines of "token ... gold-tag predicted-tag", sentences separated by blank lines)`);
