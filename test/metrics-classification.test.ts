@@ -4,9 +4,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
-  accuracyScore, classificationScores, compareCodePoints, confusionMatrix, f1Score, flatClassificationReport,
-  formatFixed, matthewsCorrcoef, multiLabelScores, precisionRecallF1,
+  accuracyScore, classificationScores, confusionMatrix, f1Score, flatClassificationReport,
+  matthewsCorrcoef, multiLabelScores, precisionRecallF1,
 } from '../lib/metrics/classification.js';
+import { compareCodePoints, formatFixed } from '../lib/metrics/report-text.js';
 import { RootsError } from '../lib/errors.js';
 
 const close = (actual: number, expected: number, what = '') =>

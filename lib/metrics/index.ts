@@ -12,8 +12,9 @@ export type {
 } from './seqeval.js';
 export {
   accuracyScore, classificationScores, precisionRecallF1, f1Score, confusionMatrix, matthewsCorrcoef,
-  flatClassificationReport, multiLabelScores, formatFixed,
+  flatClassificationReport, multiLabelScores,
 } from './classification.js';
+export { formatFixed } from './report-text.js';
 export type {
   ClassLabel, AverageMode, MetricScores, LabelScores, ClassificationScores, LabelOptions, ConfusionMatrix, ReportRow,
   FlatClassificationReport, FlatReportOptions, MultiLabelScores,
