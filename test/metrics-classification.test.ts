@@ -174,7 +174,9 @@ test('property: scores are in [0, 1], MCC in [-1, 1], and the confusion matrix a
     assert.ok(m >= -1 - 1e-12 && m <= 1 + 1e-12, `mcc ${m}`);
     const cm = confusionMatrix(t, p);
     let total = 0, diag = 0;
-    cm.matrix.forEach((row, i) => row.forEach((v, j) => { total += v; if (i === j) diag += v; }));
+    cm.matrix.forEach((row, i) => {
+      row.forEach((v, j) => { total += v; if (i === j) diag += v; });
+    });
     assert.equal(total, t.length);
     assert.equal(diag / total, s.accuracy);
     close(s.micro.f1, s.accuracy, 'micro f1 = accuracy');

@@ -12,7 +12,7 @@ import {
   readConll, parseConll, readTaggedJsonl, readTextJsonl, readDelimited, readTrec, readIntentSlots, decodeText,
   readTaggedData, readIntentSlotData, readTextData, chunkTagProblem, tagsToSpans, spansToTags, convertTags, detectScheme, TAG_SCHEMES, type TaggedSentence, type Span, type TagScheme,
 } from '../lib/data/index.js';
-import { RootsError } from '../lib/errors.js';
+import type { RootsError } from '../lib/errors.js';
 import { requireSharedData } from './helpers.js';
 
 const DATA = process.env.ROOTS_SHARED_DATA ? pathToFileURL(process.env.ROOTS_SHARED_DATA.replace(/\/?$/, '/')) : new URL('../../shared/data/', import.meta.url);

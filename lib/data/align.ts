@@ -301,7 +301,10 @@ export function groupWindows<T extends Pick<TokenFeature, 'example'>>(features: 
   const groups = new Map<number, T[]>();
   for (const f of features) {
     let g = groups.get(f.example);
-    if (!g) groups.set(f.example, (g = []));
+    if (!g) {
+      g = [];
+      groups.set(f.example, g);
+    }
     g.push(f);
   }
   return groups;

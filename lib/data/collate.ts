@@ -35,7 +35,8 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
   const first = features[0];
   const kind = first.labels !== undefined ? 'token' : first.label !== undefined ? 'sequence' : first.labelIds !== undefined ? 'multi' : 'none';
   const batch: Batch = { batchSize: b, seqLen: t, inputIds, attentionMask, tokenTypeIds };
-  const slotLabels = first.slotLabels !== undefined ? (batch.slotLabels = new Int32Array(b * t).fill(IGNORE_INDEX)) : undefined;
+  const slotLabels = first.slotLabels !== undefined ? new Int32Array(b * t).fill(IGNORE_INDEX) : undefined;
+  if (slotLabels) batch.slotLabels = slotLabels;
   let labels: Int32Array | undefined;
   let labelsFloat: Float32Array | undefined;
   if (kind === 'token') labels = batch.labels = new Int32Array(b * t).fill(IGNORE_INDEX);

@@ -210,7 +210,9 @@ function resolveLabels<L extends ClassLabel>(yTrue: readonly L[], yPred: readonl
 /** Counts per label (true positives, predictions, gold) for the given label order. */
 function countPerLabel<L extends ClassLabel>(yTrue: readonly L[], yPred: readonly L[], labels: readonly L[]) {
   const index = new Map<L, number>();
-  labels.forEach((l, i) => index.set(l, i));
+  labels.forEach((l, i) => {
+    index.set(l, i);
+  });
   const correct = new Array<number>(labels.length).fill(0);
   const predicted = new Array<number>(labels.length).fill(0);
   const gold = new Array<number>(labels.length).fill(0);
@@ -304,7 +306,9 @@ export function confusionMatrix<L extends ClassLabel>(
   checkPair(yTrue, yPred);
   const labels = resolveLabels(yTrue, yPred, options.labels);
   const index = new Map<L, number>();
-  labels.forEach((l, i) => index.set(l, i));
+  labels.forEach((l, i) => {
+    index.set(l, i);
+  });
   const matrix = labels.map(() => new Array<number>(labels.length).fill(0));
   for (let i = 0; i < yTrue.length; i++) {
     const t = index.get(yTrue[i]!), p = index.get(yPred[i]!);
@@ -413,7 +417,9 @@ export function multiLabelScores<L extends ClassLabel>(
   for (let i = 0; i < yTrue.length; i++) {
     for (const [name, list, sets] of [['yTrue', yTrue[i], trueSets], ['yPred', yPred[i], predSets]] as const) {
       if (!Array.isArray(list)) throw new RootsError('ERR_INVALID_ARG', `Expected an array of labels for ${name}[${i}] but received ${describe(list)}`);
-      list.forEach((l, j) => checkLabel(`${name}[${i}]`, j, l));
+      list.forEach((l, j) => {
+        checkLabel(`${name}[${i}]`, j, l);
+      });
       const set = new Set<L>(list as readonly L[]);
       for (const l of set) seen.add(l);
       (sets as Set<L>[]).push(set);
@@ -422,7 +428,9 @@ export function multiLabelScores<L extends ClassLabel>(
   // sortLabels also rejects a mix of string and number labels.
   const labels = options.labels === undefined ? sortLabels(seen) : resolveLabels([], [], options.labels);
   const index = new Map<L, number>();
-  labels.forEach((l, i) => index.set(l, i));
+  labels.forEach((l, i) => {
+    index.set(l, i);
+  });
   const correct = new Array<number>(labels.length).fill(0);
   const predicted = new Array<number>(labels.length).fill(0);
   const gold = new Array<number>(labels.length).fill(0);

@@ -237,7 +237,9 @@ function checkPostProcessor(pp: unknown, field: string, bad: Fail): void {
       if (!Array.isArray(v) || v.length !== 2 || typeof v[0] !== 'string' || !isIndex(v[1])) bad(`${field}.${key}`, 'a [token, id] pair', v);
     }
   } else if (pp.type === 'Sequence' && Array.isArray(pp.processors)) {
-    pp.processors.forEach((p: unknown, i: number) => checkPostProcessor(p, `${field}.processors[${i}]`, bad));
+    pp.processors.forEach((p: unknown, i: number) => {
+      checkPostProcessor(p, `${field}.processors[${i}]`, bad);
+    });
   }
 }
 

@@ -82,6 +82,7 @@ export interface SpecialTokens {
 }
 
 /** tokenizer.json and tokenizer_config.json as parsed JSON; only the fields we read are typed. */
+// biome-ignore lint/suspicious/noExplicitAny: parsed JSON, read field by field (the loader checks the structure first)
 export type Json = Record<string, any>;
 
 /** One encoded sequence before the template: parallel arrays, one entry per token. */

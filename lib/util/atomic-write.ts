@@ -8,7 +8,7 @@
  * written by the native addon to a path we hand it ({@link atomicPath}), which that package cannot
  * express; its string/buffer form would be the only half we used.
  */
-import { open, rename, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
@@ -31,7 +31,7 @@ const IGNORED_SYNC_ERRORS = new Set(['EISDIR', 'EINVAL', 'EPERM', 'EBADF']);
 
 /** Flushes a file (or, where the file system allows it, a folder) to disk. */
 export async function fsyncPath(path: string): Promise<void> {
-  let fh;
+  let fh: FileHandle | undefined;
   try {
     fh = await open(path, 'r');
     await fh.sync();
