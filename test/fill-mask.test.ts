@@ -4,14 +4,14 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BertForMaskedLM, BertForTokenClassification } from '../lib/models/bert.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { pipeline } from '../lib/pipelines/index.js';
 import { IGNORE_INDEX, type Batch } from '../lib/batch.js';
 import type { FillMaskResult } from '../lib/pipelines/fill-mask.js';
-import { tmp } from './helpers.js';
+import { repoRoot, tmp } from './helpers.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'a', 'cat', 'dog', 'sat', 'ran', 'on', 'mat', 'far', '##s', '.'];
 const tokenizer = Tokenizer.fromVocab(VOCAB, { model_max_length: 16 });
@@ -112,6 +112,45 @@ test('bad input: no mask, too long, a wrong head, bad topK', async () => {
     await assert.rejects(pipeline('fill-mask', { model: token, tokenizer }), /needs a masked-language model, not a model with the token head/);
   } finally {
     token.dispose();
+  }
+});
+
+// A Transformers BertForPreTraining checkpoint (scripts/gen-bert-pretraining-fixture.py): loads
+// into BertForMaskedLM with the next-sentence head and pooler reported unused (as Transformers
+// reports them), the same MLM logits, and the same fill-mask output as Transformers' pipeline.
+const PRETRAINING = join(repoRoot, 'test', 'fixtures', 'bert-pretraining');
+
+test('a Transformers BertForPreTraining checkpoint: BertForMaskedLM loads it (NSP weights unused), logits and fill-mask as Transformers', async () => {
+  const expected = JSON.parse(readFileSync(join(PRETRAINING, 'expected.json'), 'utf8'));
+  const logs: string[] = [];
+  const mlm = await BertForMaskedLM.fromPretrained(PRETRAINING, { log: (m) => logs.push(m) });
+  try {
+    assert.deepEqual([...mlm.loadReport.unexpectedKeys].sort(), expected.unexpected_keys);
+    assert.deepEqual(mlm.loadReport.missingKeys, expected.missing_keys);
+    assert.match(logs.join('\n'), /4 weights .* were not used: .*cls\.seq_relationship\.bias/);
+    const ids: number[][] = expected.input_ids;
+    const t = ids[0].length;
+    const out = await mlm.forward({
+      batchSize: ids.length, seqLen: t, inputIds: Int32Array.from(ids.flat()), attentionMask: new Int32Array(ids.length * t).fill(1), tokenTypeIds: new Int32Array(ids.length * t),
+    });
+    assert.equal(out.logits.length, expected.logits.length);
+    let worst = 0;
+    out.logits.forEach((x, i) => { worst = Math.max(worst, Math.abs(x - expected.logits[i])); });
+    assert.ok(worst < 1e-4, `max |logit difference| ${worst}`);
+  } finally {
+    mlm.dispose();
+  }
+  const fill = await pipeline('fill-mask', PRETRAINING);
+  try {
+    const ours = await fill(expected.fill_mask.texts, { topK: expected.fill_mask.top_k });
+    const flat = (x: unknown): FillMaskResult[] => (x as unknown[]).flat(2) as FillMaskResult[];
+    const a = flat(ours);
+    const b = flat(expected.fill_mask.results);
+    assert.deepEqual(a.map((r) => ({ ...r, score: 0 })), b.map((r) => ({ ...r, score: 0 })));
+    a.forEach((r, i) => assert.ok(Math.abs(r.score - b[i].score) < 1e-5, `score ${r.score} vs ${b[i].score}`));
+    assert.ok(a.some((r) => r.token_str === '##ing' && r.sequence.includes('doging')), 'a ## proposal joins its word');
+  } finally {
+    fill.dispose();
   }
 });
 
