@@ -168,6 +168,9 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
 
   const lock = await lockOutputDir(o.out, { label: `--out ${o.out}`, log: (m) => io.err(m + '\n') });
   try {
+    // The Trainer's rule for the folder (earlier checkpoints need --resume or --overwrite), asked
+    // before the data is read and the model loaded.
+    await Trainer.startingPoint(o.out, { resumeFromCheckpoint: o.resume || undefined, overwriteOutputDir: o.overwrite });
     // The data, and what the task makes of it: converted splits, label sets, the Trainer's task.
     const data: Splits<unknown> = {
       train: (await row.read('--train', o.train, o)).slice(0, o.maxTrainSamples),

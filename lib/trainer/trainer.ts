@@ -166,6 +166,29 @@ export class Trainer<E = any> {
     return this.#state;
   }
 
+  /**
+   * Where a run into `outputDir` starts: the checkpoint it resumes from, or null for a fresh start.
+   * The one place that decides whether a run may start there: a fresh run into a folder holding
+   * checkpoints needs `overwriteOutputDir`, `resumeFromCheckpoint: true` needs a checkpoint to
+   * resume. train() asks it; `roots train` asks it first too, to fail before reading the data and
+   * loading the model.
+   */
+  static async startingPoint(outputDir: string | null | undefined, o: { resumeFromCheckpoint?: string | boolean; overwriteOutputDir?: boolean }): Promise<string | null> {
+    const resume = o.resumeFromCheckpoint;
+    if (typeof resume === 'string' && resume !== '') return resume;
+    if (resume) {
+      if (!outputDir) throw new RootsError('ERR_CONFIG', 'resumeFromCheckpoint: true needs args.outputDir to look for checkpoints in');
+      const latest = await latestCheckpoint(outputDir);
+      if (!latest) throw new RootsError('ERR_CHECKPOINT', `resumeFromCheckpoint (--resume): no complete checkpoint-<step> folder in ${outputDir}`);
+      return latest.path;
+    }
+    const old = outputDir && !o.overwriteOutputDir ? await listCheckpoints(outputDir) : [];
+    if (old.length) {
+      throw new RootsError('ERR_CONFIG', `${outputDir} already holds checkpoints (${old.map((c) => basename(c.path)).join(', ')}): resume from them (resumeFromCheckpoint / --resume), or pass overwriteOutputDir (--overwrite) to start over`);
+    }
+    return null;
+  }
+
   /** Asks a running train() to stop after the current step (it saves a checkpoint first when it can). */
   stop(): void {
     this.#stopRequested = true;
@@ -196,14 +219,9 @@ export class Trainer<E = any> {
     const a = this.args;
     this.#started = performance.now();
     this.#stopRequested = false;
-    // The output folder: this class alone decides whether a run may start in it.
-    const resume = await this.#resumePath(options.resumeFromCheckpoint);
+    const resume = await Trainer.startingPoint(a.outputDir, { resumeFromCheckpoint: options.resumeFromCheckpoint, overwriteOutputDir: a.overwriteOutputDir });
     if (a.outputDir) {
       await mkdir(a.outputDir, { recursive: true });
-      const old = resume ? [] : await listCheckpoints(a.outputDir);
-      if (old.length && !a.overwriteOutputDir) {
-        throw new RootsError('ERR_CONFIG', `${a.outputDir} already holds checkpoints (${old.map((c) => basename(c.path)).join(', ')}): resume from them (resumeFromCheckpoint / --resume), or pass overwriteOutputDir (--overwrite) to start over`);
-      }
       await cleanStaleCheckpoints(a.outputDir);
     }
 
@@ -407,14 +425,6 @@ export class Trainer<E = any> {
     };
   }
 
-  async #resumePath(resume: string | boolean | undefined): Promise<string | null> {
-    if (!resume) return null;
-    if (typeof resume === 'string') return resume;
-    if (!this.args.outputDir) throw new RootsError('ERR_CONFIG', 'resumeFromCheckpoint: true needs args.outputDir to look for checkpoints in');
-    const latest = await latestCheckpoint(this.args.outputDir);
-    if (!latest) throw new RootsError('ERR_CHECKPOINT', `resumeFromCheckpoint (--resume): no complete checkpoint-<step> folder in ${this.args.outputDir}`);
-    return latest.path;
-  }
 
   /** Loads weights, optimizer state and trainer state from a checkpoint and positions the loader. */
   async #restore(dir: string, fresh: TrainerState, loader: DataLoader): Promise<TrainerState> {
