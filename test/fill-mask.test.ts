@@ -147,7 +147,7 @@ test('a Transformers BertForPreTraining checkpoint: BertForMaskedLM loads it (NS
     const a = flat(ours);
     const b = flat(expected.fill_mask.results);
     assert.deepEqual(a.map((r) => ({ ...r, score: 0 })), b.map((r) => ({ ...r, score: 0 })));
-    a.forEach((r, i) => assert.ok(Math.abs(r.score - b[i].score) < 1e-5, `score ${r.score} vs ${b[i].score}`));
+    a.forEach((r, i) => { assert.ok(Math.abs(r.score - b[i].score) < 1e-5, `score ${r.score} vs ${b[i].score}`); });
     assert.ok(a.some((r) => r.token_str === '##ing' && r.sequence.includes('doging')), 'a ## proposal joins its word');
   } finally {
     fill.dispose();

@@ -201,7 +201,7 @@ test('live: BertTokenizerFast loads the written folder and encodes as roots does
       assert.equal(p.status, 0, p.stderr);
       const hfIds = JSON.parse(p.stdout) as number[][];
       const loaded = await Tokenizer.fromPretrained(dir);
-      texts.forEach((x, i) => assert.deepEqual(loaded.encode(x).ids, hfIds[i], `lowercase ${lowercase}, text ${i}: ${x}`));
+      texts.forEach((x, i) => { assert.deepEqual(loaded.encode(x).ids, hfIds[i], `lowercase ${lowercase}, text ${i}: ${x}`); });
     }
   } finally {
     t.cleanup();

@@ -74,7 +74,7 @@ export async function resolveCorpusFiles(inputs: string | readonly string[], fla
 
 async function expandPath(input: string, flag: string): Promise<string[]> {
   const path = resolve(input);
-  let s;
+  let s: Awaited<ReturnType<typeof stat>>;
   try {
     s = await stat(path);
   } catch (err) {

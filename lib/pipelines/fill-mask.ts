@@ -131,7 +131,10 @@ function softmax(row: Float32Array): Float64Array {
   for (let i = 0; i < row.length; i++) if (row[i] > max) max = row[i];
   const out = new Float64Array(row.length);
   let sum = 0;
-  for (let i = 0; i < row.length; i++) sum += out[i] = Math.exp(row[i] - max);
+  for (let i = 0; i < row.length; i++) {
+    out[i] = Math.exp(row[i] - max);
+    sum += out[i];
+  }
   for (let i = 0; i < row.length; i++) out[i] /= sum;
   return out;
 }

@@ -70,6 +70,13 @@ function isChineseChar(cp: number): boolean {
     (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f);
 }
 
+/** Records that word `i` holds `pair`. */
+function addPosition(where: Map<number, Set<number>>, pair: number, i: number): void {
+  const s = where.get(pair);
+  if (s) s.add(i);
+  else where.set(pair, new Set([i]));
+}
+
 interface Merge {
   pair: number;
   count: number;
@@ -247,9 +254,7 @@ export class WordPieceTrainer {
       for (let j = 0; j + 1 < w.length; j++) {
         const p = w[j] * PAIR + w[j + 1];
         pairCounts.set(p, (pairCounts.get(p) ?? 0) + counts[i]);
-        let s = whereToUpdate.get(p);
-        if (!s) whereToUpdate.set(p, (s = new Set()));
-        s.add(i);
+        addPosition(whereToUpdate, p, i);
       }
     }
     const queue = new MergeQueue();
@@ -283,11 +288,7 @@ export class WordPieceTrainer {
         const change = (x: number, y: number, delta: number): void => {
           const p = x * PAIR + y;
           pairCounts.set(p, (pairCounts.get(p) ?? 0) + delta * count);
-          if (delta > 0) {
-            let s = whereToUpdate.get(p);
-            if (!s) whereToUpdate.set(p, (s = new Set()));
-            s.add(i);
-          }
+          if (delta > 0) addPosition(whereToUpdate, p, i);
         };
         // Word::merge: left to right, non-overlapping.
         for (let j = 0; j < w.length; j++) {
