@@ -41,7 +41,20 @@ async function trainedModel(): Promise<BertForMaskedLM> {
     tokenTypeIds: new Int32Array(rows.length * t),
     labels: Int32Array.from(rows.flatMap((r) => [...r.labels, ...new Array(t - r.ids.length).fill(IGNORE_INDEX)])),
   };
-  for (let s = 0; s < 150; s++) await model.trainStep(batch, { learningRate: 3e-3, rngSeed: s });
+  // Train until the answers the tests rely on are clear (the model is deterministic: same seed, same steps).
+  const probe = (text: string): { ids: number[]; pos: number } => { const ids = tokenizer.encode(text).ids; return { ids, pos: ids.indexOf(4) }; };
+  const probes = [[probe('the [MASK] sat .'), 7], [probe('a dog [MASK] .'), 10], [probe('a [MASK] ran .'), 8]] as const;
+  const learned = async (): Promise<boolean> => {
+    for (const [{ ids, pos }, want] of probes) {
+      const out = await model.forward({ batchSize: 1, seqLen: ids.length, inputIds: Int32Array.from(ids), attentionMask: new Int32Array(ids.length).fill(1), tokenTypeIds: new Int32Array(ids.length) });
+      const row = out.logits.subarray(pos * VOCAB.length, (pos + 1) * VOCAB.length);
+      const max = Math.max(...row);
+      const p = 1 / row.reduce((sum, x) => sum + Math.exp(x - max), 0);
+      if (row.indexOf(max) !== want || p < 0.6) return false;
+    }
+    return true;
+  };
+  for (let s = 0; s < 400 && !(s % 10 === 0 && s > 0 && await learned()); s++) await model.trainStep(batch, { learningRate: 3e-3, rngSeed: s });
   return model;
 }
 
