@@ -68,7 +68,7 @@ const PREDICTORS: Record<CliTaskName, { flags: readonly (keyof PredictCommandOpt
         for (let i = 0; i < inputs.length; i += CHUNK) {
           const part = inputs.slice(i, i + CHUNK).map((x) => x.text);
           const entities = await ner(part);
-          part.forEach((text, k) => emit({ text, entities: entities[k] }, formatEntities(text, entities[k])));
+          part.forEach((text, k) => { emit({ text, entities: entities[k] }, formatEntities(text, entities[k])); });
         }
       } finally {
         ner.dispose();
@@ -83,10 +83,10 @@ const PREDICTORS: Record<CliTaskName, { flags: readonly (keyof PredictCommandOpt
         for (let i = 0; i < inputs.length; i += CHUNK) {
           const part = inputs.slice(i, i + CHUNK);
           const results = await clf(part as TextClassificationInput[]);
-          part.forEach((input, k) => emit(
-            { text: input.text, ...(input.textPair !== undefined ? { textPair: input.textPair } : {}), labels: results[k] },
-            formatLabels(input, results[k], clf.multiLabel),
-          ));
+          part.forEach((input, k) => {
+            const record = { text: input.text, ...(input.textPair !== undefined ? { textPair: input.textPair } : {}), labels: results[k] };
+            emit(record, formatLabels(input, results[k], clf.multiLabel));
+          });
         }
       } finally {
         clf.dispose();
@@ -101,7 +101,7 @@ const PREDICTORS: Record<CliTaskName, { flags: readonly (keyof PredictCommandOpt
         for (let i = 0; i < inputs.length; i += CHUNK) {
           const part = inputs.slice(i, i + CHUNK).map((x) => x.text);
           const results = await nlu(part);
-          part.forEach((text, k) => emit({ text, ...results[k] }, formatIntentSlots(text, results[k])));
+          part.forEach((text, k) => { emit({ text, ...results[k] }, formatIntentSlots(text, results[k])); });
         }
       } finally {
         nlu.dispose();

@@ -45,14 +45,17 @@ export interface Splits<E> {
 export interface TaskPlan<E> {
   /** The data as it is trained on (NER: converted to one tag scheme). */
   data: Splits<E>;
-  /** Labels of the head (intent-slots: the intents), in the order a fresh head takes them. */
-  labels: string[];
+  /**
+   * Labels of the head (intent-slots: the intents), in the order a fresh head takes them; none for
+   * a head without labels (masked-language modelling predicts the vocabulary).
+   */
+  labels?: string[];
   /** Labels of a second head (intent-slots: the slot tags). */
   slotLabels?: string[];
   /** The metrics `--metric` may name, and what to call them in the error. */
   metrics: { kind: string; names: readonly string[] };
   /** The Trainer's task. */
-  task: Task<E, any>;
+  task: Task<E>;
   /** Model options besides the label sets; `covers`: the folder's label sets cover the data's. */
   modelOptions(covers: boolean): Pick<FromPretrainedOptions, 'config' | 'problemType'>;
   /** Fields of results.json (and `--json`) besides the shared ones. */
@@ -64,7 +67,7 @@ export interface TaskPlan<E> {
 /** A model class as the rows use it. */
 export type CliModelClass = { readonly head: string; fromPretrained(dir: string, options?: FromPretrainedOptions): Promise<BertPreTrainedModel> };
 
-export interface TaskRow<E = any> {
+export interface TaskRow<E = unknown> {
   readonly name: CliTaskName;
   /** The model class it trains, and the architecture its folders name in config.json. */
   readonly model: CliModelClass;

@@ -12,13 +12,14 @@
  *
  * Every option can also come from `--config FILE` (JSON, same names; flags win).
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { join } from 'node:path';
 import { TAG_SCHEMES, type TagScheme } from '../data/tagging.js';
 import { RootsError } from '../errors.js';
 import { setNumThreads } from '../info.js';
 import type { BertPreTrainedModel, Device } from '../models/bert.js';
 import { labelsOf, readConfig, type BertConfig } from '../models/config.js';
+import { checkLearningRate, checkMaxGradNorm, checkWeightDecay } from '../models/optimizer.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import type { TrainingArgs } from '../trainer/args.js';
 import { lockOutputDir, type OutputDirLock } from '../trainer/lock.js';
@@ -94,12 +95,12 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'batchSize', flags: '--batch-size <n>', help: 'examples (ner: windows) per batch (default 16)', parse: parsers.positiveInt },
   { key: 'evalBatchSize', flags: '--eval-batch-size <n>', help: 'evaluation batch size (default 2 x batch size)', parse: parsers.positiveInt },
   { key: 'gradAccum', flags: '--grad-accum <n>', help: 'micro-batches per optimizer step (default 1)', parse: parsers.positiveInt },
-  { key: 'lr', flags: '--lr <rate>', help: 'peak learning rate (default 5e-5)', parse: parsers.number(0, 10, true) },
+  { key: 'lr', flags: '--lr <rate>', help: 'peak learning rate (default 5e-5)', parse: (v) => checkLearningRate(parsers.number(-Infinity)(v), '--lr') },
   { key: 'scheduler', flags: '--scheduler <name>', help: `learning-rate schedule: ${SCHEDULES.join(', ')} (default linear)`, parse: parsers.choice(SCHEDULES) },
   { key: 'warmupRatio', flags: '--warmup-ratio <r>', help: 'warmup as a fraction of the steps (default 0)', parse: parsers.number(0, 1) },
   { key: 'warmupSteps', flags: '--warmup-steps <n>', help: 'warmup steps (overrides --warmup-ratio)', parse: parsers.nonNegativeInt },
-  { key: 'weightDecay', flags: '--weight-decay <w>', help: 'AdamW weight decay (default 0)', parse: parsers.number(0) },
-  { key: 'maxGradNorm', flags: '--max-grad-norm <n>', help: 'gradient clipping norm, 0 = off (default 1)', parse: parsers.number(0) },
+  { key: 'weightDecay', flags: '--weight-decay <w>', help: 'AdamW weight decay (default 0)', parse: (v) => checkWeightDecay(parsers.number(-Infinity)(v), '--weight-decay') },
+  { key: 'maxGradNorm', flags: '--max-grad-norm <n>', help: 'gradient clipping norm, 0 = off (default 1)', parse: (v) => checkMaxGradNorm(parsers.number(-Infinity)(v), '--max-grad-norm') },
   { key: 'evalSteps', flags: '--eval-steps <n>', help: 'evaluate (and save) every N steps (default: every epoch)', parse: parsers.positiveInt },
   { key: 'saveSteps', flags: '--save-steps <n>', help: 'checkpoint every N steps (default: with each evaluation)', parse: parsers.positiveInt },
   { key: 'saveTotalLimit', flags: '--save-total-limit <n>', help: 'keep at most N checkpoints (the best is always kept; default 3)', parse: parsers.positiveInt },
@@ -197,6 +198,7 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
 async function loadModel(row: TaskRow, plan: TaskPlan<unknown>, modelDir: string, folder: BertConfig, o: TrainCommandOptions, io: CliIO): Promise<BertPreTrainedModel> {
   const folderLabels = folder.id2label ? labelsOf(folder) : undefined;
   const folderSlots = labelsOf(folder, 'slot_id2label');
+  // A head without labels (plan.labels undefined) needs none; a label set is covered when the folder's has every label.
   const covered = (have: readonly string[] | undefined, need: readonly string[] | undefined) => !need || (!!have && need.every((l) => have.includes(l)));
   const covers = covered(folderLabels, plan.labels) && covered(folderSlots, plan.slotLabels);
   const options = plan.modelOptions(covers);
@@ -207,7 +209,7 @@ async function loadModel(row: TaskRow, plan: TaskPlan<unknown>, modelDir: string
   });
   if (folderLabels && !covers) {
     io.err(`The labels of ${modelDir} (${folderLabels.join(', ')}) do not cover the data's; the classification head${plan.slotLabels ? 's start' : ' starts'} ` +
-      `fresh with ${plan.labels.length} labels${plan.slotLabels ? ` and ${plan.slotLabels.length} slot tags` : ''}\n`);
+      `fresh with ${plan.labels?.length ?? 0} labels${plan.slotLabels ? ` and ${plan.slotLabels.length} slot tags` : ''}\n`);
   }
   return model;
 }
@@ -227,7 +229,7 @@ async function trainModel(
 
   const { evaluation: _, ...rest } = result;
   const summary: TrainSummary = {
-    out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...model.labels!], task: row.name, ...plan.summary(model),
+    out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...(model.labels ?? [])], task: row.name, ...plan.summary(model),
     ...(model.config.class_weights ? { classWeights: model.config.class_weights } : {}),
     precision: model.precision, device: model.device, parameters: model.numParameters,
   };

@@ -35,7 +35,7 @@ import {
   MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, cleanStaleCheckpoints, deleteCheckpoint, latestCheckpoint, listCheckpoints,
   readTrainerState, rotateCheckpoints, writeCheckpoint, type TrainerState,
 } from './checkpoint.js';
-import { JsonlLog, formatEvalLine, formatTrainLine, type EvalLogRecord, type LogRecord, type TrainLogRecord } from './log.js';
+import { JsonlLog, formatEvalLine, formatTrainLine, type EvalLogRecord, type TrainLogRecord } from './log.js';
 import { TrainingProgress } from './progress.js';
 import { writeReport, type ReportSection } from './report.js';
 import { learningRateAt, resolveWarmupSteps, type Schedule } from './schedule.js';
@@ -57,7 +57,7 @@ export interface TrainerCallbacks {
   onSave?(info: { step: number; path: string; best: boolean }, trainer: Trainer): void | Promise<void>;
 }
 
-export interface TrainerOptions<E = any> {
+export interface TrainerOptions<E = unknown> {
   model: BertPreTrainedModel;
   tokenizer: Tokenizer;
   /** Training examples (NER: `TaggedSentence[]` from readConll). */
@@ -65,7 +65,7 @@ export interface TrainerOptions<E = any> {
   /** Evaluation examples (dev set). */
   eval?: readonly E[];
   /** `'ner'` (default) or a Task object. */
-  task?: TaskName | Task<E, any>;
+  task?: TaskName | Task<E>;
   /** Label names; must equal the model's (default: the model's id2label). */
   labels?: readonly string[];
   args?: TrainingArgs;
@@ -99,10 +99,10 @@ export interface TrainResult {
   wallSeconds: number;
 }
 
-export class Trainer<E = any> {
+export class Trainer<E = unknown> {
   readonly model: BertPreTrainedModel;
   readonly tokenizer: Tokenizer;
-  readonly task: Task<E, any>;
+  readonly task: Task<E>;
   readonly args: ResolvedArgs;
   readonly labels: LabelVocab;
   readonly trainExamples: readonly E[];
@@ -251,7 +251,7 @@ export class Trainer<E = any> {
     this.#state = state;
 
     this.#progress.log(`Training ${this.task.name}: ${this.trainExamples.length} examples${features.length !== this.trainExamples.length ? ` (${features.length} windows)` : ''}, ${totalSteps} optimizer steps ` +
-      `(${stepsPerEpoch} per epoch, batch ${a.batchSize}${accum > 1 ? ` x ${accum} accumulation` : ''}), lr ${a.learningRate} ${a.lrScheduler}` +
+      `(${stepsPerEpoch} per epoch, batch ${a.batchSize}${accum > 1 ? ` x ${accum} accumulation` : ''}${a.bucketing ? ', grouped by length' : ''}), lr ${a.learningRate} ${a.lrScheduler}` +
       `${schedule.warmupSteps ? ` with ${schedule.warmupSteps} warmup steps` : ''}, ${this.model.precision}, ${this.model.device}`);
     this.#progress.start(totalSteps, state.globalStep, { epoch: state.epoch, loss: null, learningRate: learningRateAt(schedule, Math.min(state.globalStep, totalSteps - 1)), tokensPerSecond: 0 });
 
