@@ -26,8 +26,8 @@ export { resolveCorpusFiles, readCorpusLines, readFileLines, DEFAULT_MAX_LINE_BY
 export type { CorpusFile, CorpusLine, CorpusReadOptions, DocumentMode } from './data/corpus.js';
 export { TokenCache, openTokenCache, cacheKey } from './data/corpus-cache.js';
 export type { TokenCacheMeta, BuildCacheOptions, TokenDtype } from './data/corpus-cache.js';
-export { MlmBatches, Masker, ArrayTokenSource, mlmVocab, batchRng } from './data/mlm.js';
-export type { MlmBatch, MlmBatchesOptions, MlmBatchesState, MlmVocab, MaskingOptions, TokenSource } from './data/mlm.js';
+export { MlmBatches, Masker, ArrayTokenSource, mlmVocab, batchRng, corpusBatches } from './data/mlm.js';
+export type { CorpusBatchesOptions, MlmBatch, MlmBatchesOptions, MlmBatchesState, MlmVocab, MaskingOptions, TokenSource } from './data/mlm.js';
 export * from './trainer/index.js';
 export * from './tasks/index.js';
 export * from './pipelines/index.js';

@@ -3,12 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readCorpusLines, resolveCorpusFiles, type CorpusLine } from '../lib/data/corpus.js';
 import { TokenCache, openTokenCache } from '../lib/data/corpus-cache.js';
-import { MlmBatches, mlmVocab } from '../lib/data/mlm.js';
+import { MlmBatches, corpusBatches, mlmVocab } from '../lib/data/mlm.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { RootsError } from '../lib/errors.js';
 import { IGNORE_INDEX } from '../lib/batch.js';
@@ -209,10 +209,30 @@ test('MLM batches read from the cache: every token of the corpus in an epoch', a
   }
 });
 
+test('corpusBatches: files to cache to batches in one call; a corpus shorter than one block is an error naming the flag', async () => {
+  const t = tmp();
+  try {
+    writeFileSync(join(t.dir, 'c.txt'), 'the cat sat on the mat .\n'.repeat(50));
+    const { batches, cache, built } = await corpusBatches(join(t.dir, 'c.txt'), tokenizer, { cacheDir: join(t.dir, 'cache'), batchSize: 4, seqLen: 16 });
+    assert.equal(built, true);
+    assert.equal(batches.blocks, Math.floor(cache.length / 14));
+    await cache.close();
+    writeFileSync(join(t.dir, 'short.txt'), 'the cat\n');
+    await assert.rejects(corpusBatches(join(t.dir, 'short.txt'), tokenizer, { cacheDir: join(t.dir, 'cache'), batchSize: 4, seqLen: 16 }), /3 tokens, fewer than one block of 14.*--max-length/);
+  } finally {
+    t.cleanup();
+  }
+});
+
 test('TokenCache.open: a missing or truncated cache is an error naming the folder', async () => {
   const t = tmp();
   try {
     await assert.rejects(TokenCache.open(join(t.dir, 'none')), /No token cache in .*none/);
+    writeFileSync(join(t.dir, 'c.txt'), 'the cat sat\n');
+    const { cache } = await openTokenCache(await resolveCorpusFiles(join(t.dir, 'c.txt')), tokenizer, { cacheDir: join(t.dir, 'cache') });
+    await cache.close();
+    truncateSync(join(cache.dir, 'tokens.bin'), 3);
+    await assert.rejects(TokenCache.open(cache.dir), /tokens\.bin has 3 bytes, expected 4 tokens; delete the folder to rebuild/);
   } finally {
     t.cleanup();
   }

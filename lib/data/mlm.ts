@@ -20,6 +20,8 @@ import { IGNORE_INDEX, type Batch } from '../batch.js';
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
+import { resolveCorpusFiles, type CorpusReadOptions } from './corpus.js';
+import { openTokenCache, type TokenCache } from './corpus-cache.js';
 
 /** Where packed rows read their tokens: a {@link TokenCache}, or an array in tests. */
 export interface TokenSource {
@@ -336,5 +338,30 @@ export class MlmBatches implements AsyncIterable<MlmBatch> {
       if (!prefetch) next = this.batch(epoch, following);
       k = following;
     }
+  }
+}
+
+export interface CorpusBatchesOptions extends MlmBatchesOptions, CorpusReadOptions {
+  /** Folder of token caches (one sub-folder per corpus, tokenizer and options). */
+  cacheDir: string;
+  /** Progress of a cache build: tokens and lines so far. */
+  onProgress?: (tokens: number, lines: number) => void;
+  /** The flag that named the corpus, for errors (default `--corpus`). */
+  flag?: string;
+}
+
+/**
+ * Files, folders or globs → token cache (built on first use) → packed, masked batches: the whole
+ * pretraining data path in one call. Close `cache` when done.
+ */
+export async function corpusBatches(inputs: string | readonly string[], tokenizer: Tokenizer, options: CorpusBatchesOptions): Promise<{ batches: MlmBatches; cache: TokenCache; built: boolean }> {
+  const vocab = mlmVocab(tokenizer);
+  const files = await resolveCorpusFiles(inputs, options.flag);
+  const { cache, built } = await openTokenCache(files, tokenizer, options);
+  try {
+    return { batches: new MlmBatches(cache, vocab, options), cache, built };
+  } catch (err) {
+    await cache.close();
+    throw err;
   }
 }
