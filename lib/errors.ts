@@ -44,7 +44,8 @@ export function expectPositiveInt(name: string, value: unknown): number {
 /** Throws ERR_INVALID_ARG unless `value` is a finite number (optionally within [min, max]). */
 export function expectNumber(name: string, value: unknown, min = -Infinity, max = Infinity): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    const range = min === -Infinity && max === Infinity ? 'finite number' : `number in [${min}, ${max}]`;
+    const range = max === Infinity ? (min === -Infinity ? 'a finite number' : `a finite number >= ${min}`)
+      : min === -Infinity ? `a finite number <= ${max}` : `a number in [${min}, ${max}]`;
     throw new RootsError('ERR_INVALID_ARG', `Expected ${range} for ${name} but received ${describe(value)}`);
   }
   return value;

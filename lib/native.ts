@@ -8,7 +8,9 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RootsError, TorchError, type RootsErrorCode } from './errors.js';
-import type { BertArchitecture } from './models/config.js';
+import type { Batch } from './batch.js';
+import type { BertConfig } from './models/config.js';
+import type { ResolvedOptimizerOptions } from './models/optimizer.js';
 
 export interface NativeInfo {
   torchVersion: string;
@@ -29,30 +31,16 @@ export interface NativeInfo {
   napiVersion: number;
 }
 
-/** The config object the native model takes: Hugging Face's BertConfig fields plus the head. */
-export interface NativeModelConfig extends BertArchitecture {
-  head: 'base' | 'token' | 'sequence' | 'mlm' | 'qa' | 'intent-slots';
-  num_labels: number;
-  num_labels_2?: number;
-  aux_loss_weight?: number;
-  problem_type?: 'single_label_classification' | 'multi_label_classification' | 'regression';
-  fused_qkv?: number;
-  /** Per-class loss weights (sequence/token/intent heads; pos_weight for multi-label). */
-  class_weights?: number[];
-  seed?: number;
-}
+/** The heads the native model builds: BertModel and the BertFor* classes. */
+export type NativeHead = 'base' | 'token' | 'sequence' | 'mlm' | 'qa' | 'intent-slots';
 
-export interface NativeBatch {
-  batchSize: number;
-  seqLen: number;
-  inputIds: Int32Array;
-  attentionMask?: Int32Array;
-  tokenTypeIds?: Int32Array;
-  labels?: Int32Array;
-  labelsFloat?: Float32Array;
-  slotLabels?: Int32Array;
-  startPositions?: Int32Array;
-  endPositions?: Int32Array;
+/** What the native model takes besides the normalised config.json (which does not hold these). */
+export interface NativeModelOptions {
+  head: NativeHead;
+  /** Seed of the fresh initialisation. */
+  seed: number;
+  /** 'cpu', 'cuda' or 'cuda:N' (resolved). */
+  device: string;
 }
 
 export interface NativeForwardResult {
@@ -63,14 +51,10 @@ export interface NativeForwardResult {
   loss?: number;
 }
 
-export interface NativeStepOptions {
-  lr: number;
-  maxGradNorm?: number;
-  weightDecay?: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  rngSeed?: number;
+/** Every value required: the defaults are resolved once, by resolveOptimizerOptions (lib/models/optimizer.ts). */
+export interface NativeStepOptions extends ResolvedOptimizerOptions {
+  /** Seeds the dropout masks of the step. */
+  rngSeed: number;
 }
 
 export interface NativeStepResult {
@@ -90,8 +74,9 @@ export interface NativeTensorEntry {
 }
 
 export interface NativeModel {
-  forward(batch: NativeBatch): Promise<NativeForwardResult>;
-  trainStep(batches: NativeBatch[], options: NativeStepOptions): Promise<NativeStepResult>;
+  /** The Batch as it is: the addon reads its own field names and checks every value. */
+  forward(batch: Batch): Promise<NativeForwardResult>;
+  trainStep(batches: Batch[], options: NativeStepOptions): Promise<NativeStepResult>;
   parameterInfo(): { name: string; shape: number[]; trainable: boolean }[];
   getParameter(name: string): Float32Array;
   setParameter(name: string, values: Float32Array): void;
@@ -107,12 +92,20 @@ export interface NativeModel {
   readonly numParameters: number;
   optimizerStep: number;
   readonly device: string;
+  /** 'one-pass', 'per-tensor' or 'fused-cuda' (ROOTS_ADAMW, read at construction). */
+  readonly adamwKernel: string;
 }
+
+/** c10::Error, RootsException (ERR_CONFIG), std::exception, and a type that derives from neither. */
+export type NativeExceptionKind = 'torch' | 'roots' | 'std' | 'unknown';
 
 export interface NativeSelfTest {
   spin(ms: number): Promise<number>;
   throwTorch(): number;
-  failAsync(kind: 'torch' | 'std'): Promise<void>;
+  /** Throws a C++ exception of this kind synchronously (tests of the catch ladder). */
+  throw(kind: NativeExceptionKind): never;
+  /** The same inside a job on the torch thread. */
+  failAsync(kind: NativeExceptionKind): Promise<void>;
   sum(): number;
   dropout(values: Float32Array, p: number, seed: number): Float32Array;
   dispose(): void;
@@ -136,8 +129,12 @@ export interface NativeBinding {
   /** Waits for the work queued on a CUDA device; a no-op without CUDA. */
   cudaSynchronize(device?: number): void;
   setNumThreads(n: number): void;
+  /** This environment's (thread's) objects still holding native memory, and its unfinished jobs. */
   liveObjects(): { models: number; selfTests: number; jobs: number };
-  Model: new (config: NativeModelConfig, device: string) => NativeModel;
+  /** V8's running total of the external memory reported to this thread's isolate (bytes). */
+  externalMemory(): number;
+  /** `config`: the normalised config.json (lib/models/config.ts), read under its own names. */
+  Model: new (config: BertConfig, options: NativeModelOptions) => NativeModel;
   SelfTest: new (size?: number) => NativeSelfTest;
 }
 

@@ -29,15 +29,11 @@ std::string EnvChoice(const char* name, const std::string& def, std::initializer
 }
 }  // namespace
 
-Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), device_(device) {
+// The config was validated where it entered (lib/models/config.ts) and read with every field
+// required (model_wrap.cc); this builds the parameters it describes.
+Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), device_(device), optimizer_(device) {
   const auto& c = config_;
   attention_ = EnvChoice("ROOTS_ATTENTION", "sdpa", {"sdpa", "math"});
-  adamw_ = EnvChoice("ROOTS_ADAMW", "fused", {"fused", "foreach"});
-  deviceStep_ = EnvChoice("ROOTS_STEP_PATH", "auto", {"auto", "device"}) == "device";
-  if (c.hidden_size % c.num_attention_heads != 0)
-    throw RootsException("ERR_CONFIG", "hidden_size (" + std::to_string(c.hidden_size) +
-                                           ") is not a multiple of num_attention_heads (" +
-                                           std::to_string(c.num_attention_heads) + ")");
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const std::string e = "bert.embeddings.";
   addParam(e + "word_embeddings.weight", {c.vocab_size, H}, true);
@@ -72,11 +68,7 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
     addParam("bert.pooler.dense.weight", {H, H}, true);
     addParam("bert.pooler.dense.bias", {H}, false);
   }
-  if (!c.class_weights.empty() && static_cast<int64_t>(c.class_weights.size()) != c.num_labels)
-    throw RootsException("ERR_CONFIG", "class_weights has " + std::to_string(c.class_weights.size()) + " entries but there are " +
-                                           std::to_string(c.num_labels) + " labels");
   if (h == "token" || h == "sequence") {
-    if (c.num_labels < 1) throw RootsException("ERR_CONFIG", "num_labels must be at least 1");
     addParam("classifier.weight", {c.num_labels, H}, true);
     addParam("classifier.bias", {c.num_labels}, false);
   } else if (h == "mlm") {
@@ -89,11 +81,10 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
     addParam("qa_outputs.weight", {2, H}, true);
     addParam("qa_outputs.bias", {2}, false);
   } else if (h == "intent-slots") {
-    if (c.num_labels < 1 || c.num_labels_2 < 1) throw RootsException("ERR_CONFIG", "intent-slots needs num_labels and num_slot_labels");
     addParam("intent_classifier.weight", {c.num_labels, H}, true);
     addParam("intent_classifier.bias", {c.num_labels}, false);
-    addParam("slot_classifier.weight", {c.num_labels_2, H}, true);
-    addParam("slot_classifier.bias", {c.num_labels_2}, false);
+    addParam("slot_classifier.weight", {c.num_slot_labels, H}, true);
+    addParam("slot_classifier.bias", {c.num_slot_labels}, false);
   } else if (h != "base") {
     throw RootsException("ERR_CONFIG", "unknown head '" + h + "' (expected base, token, sequence, mlm, qa or intent-slots)");
   }
@@ -380,8 +371,8 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
     if (b.labels.defined()) {
       out.loss = at::cross_entropy_loss(out.logits.to(torch::kFloat32), b.labels, cw, at::Reduction::Mean, -100);
       if (b.labels2.defined())
-        out.loss = out.loss + c.aux_loss_weight * at::cross_entropy_loss(
-                                   out.logits2.reshape({B * T, c.num_labels_2}).to(torch::kFloat32),
+        out.loss = out.loss + c.slot_loss_weight * at::cross_entropy_loss(
+                                   out.logits2.reshape({B * T, c.num_slot_labels}).to(torch::kFloat32),
                                    b.labels2.reshape({B * T}), {}, at::Reduction::Mean, -100);
     }
   }
@@ -458,36 +449,6 @@ AutocastGuard::~AutocastGuard() {
   at::autocast::clear_cache();
 }
 
-namespace {
-// AdamW (torch.optim.AdamW's arithmetic, decoupled weight decay) in one pass over a contiguous
-// float range: reads p, g, m, v once and writes p, m, v once.
-void FusedAdamWCpu(float* p, const float* g, float* m, float* v, int64_t n, float lr, float wd,
-                   float b1, float b2, float eps, float bc1, float bc2sqrt) {
-  const float decay = 1.0f - lr * wd, step = lr / bc1, ob1 = 1.0f - b1, ob2 = 1.0f - b2;
-  at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; i++) {
-      float pi = p[i] * decay;
-      const float gi = g[i];
-      const float mi = m[i] * b1 + gi * ob1;
-      const float vi = v[i] * b2 + gi * gi * ob2;
-      m[i] = mi;
-      v[i] = vi;
-      p[i] = pi - step * (mi / (std::sqrt(vi) / bc2sqrt + eps));
-    }
-  });
-}
-
-// The same update with tensor ops (any device): five passes over memory instead of one.
-void ElementwiseAdamW(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, torch::Tensor& v, double lr,
-                      double wd, const AdamWOptions& opt, double bc1, double bc2) {
-  if (wd != 0) p.mul_(1.0 - lr * wd);
-  m.mul_(opt.beta1).add_(g, 1.0 - opt.beta1);
-  v.mul_(opt.beta2).addcmul_(g, g, 1.0 - opt.beta2);
-  auto denom = (v.sqrt() / std::sqrt(bc2)).add_(opt.eps);
-  p.addcdiv_(m, denom, -lr / bc1);
-}
-}  // namespace
-
 torch::Tensor Bert::backwardMicro(const BatchTensors& mb, double n) {
   torch::Tensor loss;
   {
@@ -499,9 +460,8 @@ torch::Tensor Bert::backwardMicro(const BatchTensors& mb, double n) {
   return loss.detach();
 }
 
-StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
-                           const AdamWOptions& opt, uint64_t rngSeed) {
-  StepResult r;
+StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, const AdamWOptions& opt, double maxGradNorm,
+                           uint64_t rngSeed) {
   if (micro.empty()) throw RootsException("ERR_INVALID_ARG", "trainStep needs at least one batch");
   torch::AutoGradMode grad(true);
   // Dropout masks are a function of (seed, step): a resumed run draws the same masks.
@@ -509,62 +469,6 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, double lr, do
   dropoutSeed_ = rngSeed;
   dropoutSite_ = 0;
   zeroGrad();
-  if (!device_.is_cpu() || deviceStep_) return trainStepDevice(micro, lr, maxGradNorm, opt);
-  const double n = static_cast<double>(micro.size());
-  double total = 0;
-  for (const auto& mb : micro) {
-    total += backwardMicro(mb, n).item<double>() / n;
-    r.tokens += mb.tokens >= 0 ? mb.tokens : mb.attention_mask.sum().item<int64_t>();
-  }
-  r.loss = total;
-  torch::NoGradGuard ng;
-  double sq = 0;
-  for (auto& g : groups_) sq += at::dot(g.grad, g.grad).item<double>();  // one pass, no temporary
-  r.grad_norm = std::sqrt(sq);
-  if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
-    r.skipped = true;
-    zeroGrad();
-    return r;
-  }
-  ensureOptimizerState();
-  step_++;
-  clipAndUpdate(r.grad_norm, maxGradNorm, lr, opt);
-  return r;
-}
-
-void Bert::clipAndUpdate(double gradNorm, double maxGradNorm, double lr, const AdamWOptions& opt) {
-  // clip_grad_norm_: scale by max_norm / (norm + 1e-6) when that is below 1.
-  if (maxGradNorm > 0) {
-    double coef = maxGradNorm / (gradNorm + 1e-6);
-    if (coef < 1.0)
-      for (auto& g : groups_) g.grad.mul_(coef);
-  }
-  // AdamW over each trainable range: the one-pass kernel on CPU, tensor ops elsewhere (and with
-  // ROOTS_ADAMW=foreach, for comparisons).
-  const double bc1 = 1.0 - std::pow(opt.beta1, static_cast<double>(step_));
-  const double bc2 = 1.0 - std::pow(opt.beta2, static_cast<double>(step_));
-  for (auto& g : groups_) {
-    const double wd = g.decay ? opt.weight_decay : 0.0;
-    for (const auto& run : g.runs) {
-      auto p = g.data.narrow(0, run.offset, run.numel);
-      auto gr = g.grad.narrow(0, run.offset, run.numel);
-      auto m = g.exp_avg.narrow(0, run.offset, run.numel);
-      auto v = g.exp_avg_sq.narrow(0, run.offset, run.numel);
-      if (device_.is_cpu() && adamw_ != "foreach")
-        FusedAdamWCpu(p.data_ptr<float>(), gr.data_ptr<float>(), m.data_ptr<float>(), v.data_ptr<float>(),
-                      run.numel, static_cast<float>(lr), static_cast<float>(wd), static_cast<float>(opt.beta1),
-                      static_cast<float>(opt.beta2), static_cast<float>(opt.eps), static_cast<float>(bc1),
-                      static_cast<float>(std::sqrt(bc2)));
-      else
-        ElementwiseAdamW(p, gr, m, v, lr, wd, opt, bc1, bc2);
-    }
-  }
-}
-
-StepResult Bert::trainStepDevice(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
-                                 const AdamWOptions& opt) {
-  // Nothing here waits for the device until the one copy of (loss, grad norm) to the host: the
-  // host queues forward, backward and (fused) update back to back. Gradients are zeroed already.
   StepResult r;
   const double n = static_cast<double>(micro.size());
   torch::Tensor total;
@@ -582,51 +486,18 @@ StepResult Bert::trainStepDevice(const std::vector<BatchTensors>& micro, double 
   auto norm = sq.sqrt();
   ensureOptimizerState();
   const int64_t next = step_ + 1;
-  bool fused = false;
-#if ROOTS_TORCH_AT_LEAST(2, 1)
-  fused = device_.is_cuda() && adamw_ == "fused";
-  if (fused) {
-    // at::_fused_adamw_ (torch.optim.AdamW(fused=True)'s kernel), one launch per group: it divides
-    // the gradients by grad_scale (clip_grad_norm_'s coefficient, inverted) and writes them back, and
-    // leaves everything untouched when found_inf is 1 (a non-finite loss or norm), so nothing here
-    // needs the norm on the host.
-    auto finite = at::logical_and(at::isfinite(norm), at::isfinite(total));
-    auto foundInf = at::logical_not(finite).to(torch::kFloat32);
-    torch::Tensor gradScale;
-    if (maxGradNorm > 0) gradScale = at::clamp_min((norm + 1e-6) / maxGradNorm, 1.0).to(torch::kFloat32);
-    if (!stepTensor_.defined()) stepTensor_ = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(device_));
-    stepTensor_.fill_(static_cast<double>(next));
-    for (auto& g : groups_) {
-      const double wd = g.decay ? opt.weight_decay : 0.0;
-      std::vector<torch::Tensor> ps, gs, ms, vs, steps;
-      for (const auto& run : g.runs) {
-        ps.push_back(g.data.narrow(0, run.offset, run.numel));
-        gs.push_back(g.grad.narrow(0, run.offset, run.numel));
-        ms.push_back(g.exp_avg.narrow(0, run.offset, run.numel));
-        vs.push_back(g.exp_avg_sq.narrow(0, run.offset, run.numel));
-        steps.push_back(stepTensor_);
-      }
-      if (ps.empty()) continue;
-      if (gradScale.defined())
-        at::_fused_adamw_(ps, gs, ms, vs, {}, steps, lr, opt.beta1, opt.beta2, wd, opt.eps, /*amsgrad=*/false,
-                          /*maximize=*/false, gradScale, foundInf);
-      else
-        at::_fused_adamw_(ps, gs, ms, vs, {}, steps, lr, opt.beta1, opt.beta2, wd, opt.eps, /*amsgrad=*/false,
-                          /*maximize=*/false, {}, foundInf);
-    }
-  }
-#endif
+  if (optimizer_.updatesOnDevice()) optimizer_.updateOnDevice(groups_, next, opt, total, norm, maxGradNorm);
   // The step's one device-to-host copy.
   auto host = torch::stack({total, norm.to(torch::kFloat32)}).to(torch::kCPU, torch::kFloat64);
   r.loss = host[0].item<double>();
   r.grad_norm = host[1].item<double>();
   if (!std::isfinite(r.loss) || !std::isfinite(r.grad_norm)) {
-    r.skipped = true;  // the fused kernel skipped the update itself
+    r.skipped = true;  // the fused kernel skipped the update itself; the others never ran
     zeroGrad();
     return r;
   }
   step_ = next;
-  if (!fused) clipAndUpdate(r.grad_norm, maxGradNorm, lr, opt);
+  if (!optimizer_.updatesOnDevice()) optimizer_.update(groups_, step_, opt, r.grad_norm, maxGradNorm);
   return r;
 }
 

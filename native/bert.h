@@ -1,6 +1,7 @@
 // The BERT engine: Hugging Face's BertModel module tree and parameter names, the task heads,
 // the losses, and AdamW over flat parameter buffers. Pure LibTorch (no N-API here).
 #pragma once
+#include "adamw.h"
 #include "common.h"
 
 #include <map>
@@ -8,46 +9,35 @@
 
 namespace roots {
 
-// The fields of Hugging Face's BertConfig that change the computation, plus the head.
+// The config.json fields (Hugging Face's BertConfig) that change the computation, plus the head
+// and the seed, which config.json does not hold. model_wrap.cc reads each under its config.json
+// name and requires it: the defaults live in one place, lib/models/config.ts.
 struct BertConfig {
-  int64_t vocab_size = 30522;
-  int64_t hidden_size = 768;
-  int64_t num_hidden_layers = 12;
-  int64_t num_attention_heads = 12;
-  int64_t intermediate_size = 3072;
-  std::string hidden_act = "gelu";
-  double hidden_dropout_prob = 0.1;
-  double attention_probs_dropout_prob = 0.1;
-  double classifier_dropout = -1;  // < 0: use hidden_dropout_prob (HF's None)
-  int64_t max_position_embeddings = 512;
-  int64_t type_vocab_size = 2;
-  double layer_norm_eps = 1e-12;
-  double initializer_range = 0.02;
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t num_hidden_layers = 0;
+  int64_t num_attention_heads = 0;
+  int64_t intermediate_size = 0;
+  std::string hidden_act;
+  double hidden_dropout_prob = 0;
+  double attention_probs_dropout_prob = 0;
+  double classifier_dropout = -1;  // < 0: use hidden_dropout_prob (config.json's null)
+  int64_t max_position_embeddings = 0;
+  int64_t type_vocab_size = 0;
+  double layer_norm_eps = 0;
+  double initializer_range = 0;
   int64_t pad_token_id = 0;
   // Head: "base" (BertModel), "token" (BertForTokenClassification), "sequence"
   // (BertForSequenceClassification), "mlm" (BertForMaskedLM), "qa" (BertForQuestionAnswering),
   // "intent-slots" (a sequence head for the intent and a token head for the slots).
-  std::string head = "token";
-  int64_t num_labels = 2;
-  int64_t num_labels_2 = 0;            // intent-slots: the number of slot labels
-  double aux_loss_weight = 1.0;        // intent-slots: loss = intent + weight * slots
-  std::string problem_type = "single_label_classification";  // or multi_label_classification, regression
+  std::string head;
+  int64_t num_labels = 0;              // id2label's size (or num_labels); heads with labels only
+  int64_t num_slot_labels = 0;         // intent-slots: slot_id2label's size
+  double slot_loss_weight = 0;         // intent-slots: loss = intent + slot_loss_weight * slots
+  std::string problem_type = "single_label_classification";  // config.json's null; or multi_label_classification, regression
   std::vector<double> class_weights;  // per-class loss weights (imbalanced data); empty: none
   bool fused_qkv = true;               // one [3H, H] projection; checkpoints keep HF's three names
-  uint64_t seed = 42;                  // fresh initialisation
-};
-
-// A run of consecutive elements of a flat buffer that the optimizer updates.
-struct Run { int64_t offset; int64_t numel; };
-
-// Parameters live in flat buffers, one per weight-decay group, so that zeroing gradients, clipping
-// and AdamW are a handful of vectorised operations over all parameters instead of hundreds of
-// small ones. Each parameter is a view of its group's buffer; its gradient a view of the gradient
-// buffer.
-struct ParamGroup {
-  torch::Tensor data, grad, exp_avg, exp_avg_sq;
-  std::vector<Run> runs;  // trainable ranges (frozen parameters are left out)
-  bool decay = true;
+  uint64_t seed = 0;                   // fresh initialisation
 };
 
 struct Leaf {
@@ -74,10 +64,6 @@ struct BatchTensors {
 };
 
 struct StepResult { double loss = 0; double grad_norm = 0; bool skipped = false; int64_t tokens = 0; };
-
-struct AdamWOptions {
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
-};
 
 // bf16 autocast for the matrix products while alive (autocast state is thread-local: create it on
 // the thread that runs the computation).
@@ -121,15 +107,17 @@ class Bert {
 
   // Kernel choices, for measuring one against another (ROOTS_ATTENTION, ROOTS_ADAMW, read at
   // construction): attention "sdpa" (fused scaled-dot-product attention, LibTorch >= 2.1) or "math";
-  // AdamW "fused" (one multi-tensor kernel that also clips and skips non-finite steps, CUDA with
-  // LibTorch >= 2.1) or "foreach" (element-wise ops over the flat buffers).
+  // AdamW's kernels in adamw.h.
   const std::string& attention() const { return attention_; }
-  const std::string& adamw() const { return adamw_; }
+  const char* adamwKernel() const { return optimizer_.kernel(); }
 
-  // Gradients: zero, backward through a loss, clip, AdamW.
+  // One optimizer step: zero the gradients, forward and backward over each micro-batch (the loss
+  // of each divided by their number), clip to maxGradNorm (0: off), AdamW. A non-finite loss or
+  // gradient norm skips the update. Nothing waits for the device until the one copy of (loss, grad
+  // norm) to the host at the end; with the fused CUDA kernel the update is queued before it.
   void zeroGrad();
-  StepResult trainStep(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
-                       const AdamWOptions& opt, uint64_t rngSeed);
+  StepResult trainStep(const std::vector<BatchTensors>& micro, const AdamWOptions& opt, double maxGradNorm,
+                       uint64_t rngSeed);
   int64_t optimizerStep() const { return step_; }
   void setOptimizerStep(int64_t s) { step_ = s; }
   std::vector<ParamGroup>& groups() { return groups_; }
@@ -145,20 +133,13 @@ class Bert {
   torch::Tensor classWeights() const;  // undefined when none
   // Forward (autocast as set), loss / n backward into the gradient buffers; returns the detached loss.
   torch::Tensor backwardMicro(const BatchTensors& mb, double n);
-  // Clip to maxGradNorm and apply AdamW for step_ (already incremented).
-  void clipAndUpdate(double gradNorm, double maxGradNorm, double lr, const AdamWOptions& opt);
-  // The train step off the CPU: no host round trip per micro-batch; the loss and gradient norm come
-  // back in one copy at the end of the step (before the update where the AdamW kernel cannot skip).
-  StepResult trainStepDevice(const std::vector<BatchTensors>& micro, double lr, double maxGradNorm,
-                             const AdamWOptions& opt);
 
   BertConfig config_;
   torch::Device device_;
   std::string precision_ = "fp32";
-  std::string attention_ = "sdpa", adamw_ = "fused";
-  bool deviceStep_ = false;            // the device step path on any device (ROOTS_STEP_PATH=device; tests)
+  std::string attention_ = "sdpa";
+  AdamW optimizer_;
   mutable torch::Tensor classWeights_;  // on device_, made once
-  torch::Tensor stepTensor_;           // the AdamW step count as a float on device_ (fused kernel)
   std::vector<ParamGroup> groups_;
   std::vector<Leaf> leaves_;
   std::map<std::string, size_t> leafIndex_;

@@ -1,15 +1,13 @@
 #include "common.h"
 
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <sstream>
 #include <thread>
 
 namespace roots {
-
-std::atomic<int64_t> Counters::models{0};
-std::atomic<int64_t> Counters::selfTests{0};
-std::atomic<int64_t> Counters::jobs{0};
 
 Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message) {
   Napi::Error err = Napi::Error::New(env, message);
@@ -17,28 +15,60 @@ Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string&
   return err;
 }
 
-bool Guarded(const std::function<void()>& fn, std::string* code, std::string* message) {
+Failure DescribeException(std::exception_ptr e) {
   try {
-    fn();
-    return true;
-  } catch (const RootsException& e) {
-    *code = e.code();
-    *message = e.what();
-  } catch (const c10::Error& e) {
-    *code = "ERR_TORCH";
-    *message = e.what_without_backtrace();
-  } catch (const std::bad_alloc& e) {
-    *code = "ERR_NATIVE";
-    *message = std::string("out of memory (") + e.what() + ")";
-  } catch (const std::exception& e) {
-    *code = "ERR_NATIVE";
-    *message = e.what();
+    std::rethrow_exception(e);
+  } catch (const RootsException& x) {
+    return {x.code(), x.what()};
+  } catch (const c10::Error& x) {
+    return {"ERR_TORCH", x.what_without_backtrace()};
+  } catch (const std::bad_alloc& x) {
+    return {"ERR_NATIVE", std::string("out of memory (") + x.what() + ")"};
+  } catch (const std::exception& x) {
+    return {"ERR_NATIVE", x.what()};
   } catch (...) {
-    *code = "ERR_NATIVE";
-    *message = "unknown native exception";
+    return {"ERR_NATIVE", "unknown native exception (not derived from std::exception)"};
   }
-  return false;
 }
+
+// ---- per-environment state ----------------------------------------------------------------------
+
+std::shared_ptr<AddonState> AddonState::Of(Napi::Env env) {
+  auto* holder = env.GetInstanceData<std::shared_ptr<AddonState>>();
+  if (!holder) throw RootsException("ERR_NATIVE", "the addon was not initialised in this environment");
+  return *holder;
+}
+
+void AddonState::Install(Napi::Env env) {
+  auto state = std::make_shared<AddonState>();
+  env.SetInstanceData(new std::shared_ptr<AddonState>(state));
+  // Made before the cleanup hook below is registered, so that the hook runs first (hooks run in
+  // reverse order) and closes the door before Node tears the thread-safe function down.
+  state->results = Napi::ThreadSafeFunction::New(env, Napi::Function(), "roots.results", 0, 1);
+  state->results.Unref(env);
+  // Runs when this environment shuts down (a worker thread exiting, or the process), before the
+  // remaining objects are finalized: stops the torch thread from delivering results here, frees
+  // every live object's native memory (a running job keeps its model until it finishes), and stops
+  // telling V8 about memory from then on.
+  env.AddCleanupHook([state] {
+    {
+      std::lock_guard<std::mutex> g(state->mu);
+      state->alive = false;
+    }
+    state->tearingDown = true;
+    std::vector<Resource*> all(state->live.begin(), state->live.end());
+    for (Resource* r : all) r->FreeForTeardown();
+  });
+}
+
+int64_t AddonState::Count(const char* kind) const {
+  int64_t n = 0;
+  for (const Resource* r : live)
+    if (std::strcmp(r->Kind(), kind) == 0) n++;
+  return n;
+}
+
+// ---- jobs -----------------------------------------------------------------------------------------
 
 namespace {
 
@@ -80,11 +110,12 @@ class TorchThread {
 }  // namespace
 
 Job::Job(Napi::Env env, Work work, Done done, Finally finally)
-    : deferred_(Napi::Promise::Deferred::New(env)),
+    : state_(AddonState::Of(env)),
+      deferred_(Napi::Promise::Deferred::New(env)),
       work_(std::move(work)),
       done_(std::move(done)),
       finally_(std::move(finally)) {
-  Counters::jobs++;
+  if (state_->jobs++ == 0) state_->results.Ref(env);  // keep the event loop alive for the result
 }
 
 Napi::Promise Job::Queue(Napi::Env env, const char* name, Work work, Done done, Finally finally,
@@ -92,9 +123,6 @@ Napi::Promise Job::Queue(Napi::Env env, const char* name, Work work, Done done, 
   auto* job = new Job(env, std::move(work), std::move(done), std::move(finally));
   // Keep the owning JS object alive while the job runs, so GC cannot finalize it mid-step.
   if (!keepAlive.IsEmpty()) job->keepAlive_ = Napi::Persistent(keepAlive);
-  // The thread-safe function brings the result back to this env's JS thread, and keeps the event
-  // loop alive until it has.
-  job->tsfn_ = Napi::ThreadSafeFunction::New(env, Napi::Function(), name, 0, 1);
   Napi::Promise promise = job->deferred_.Promise();
   TorchThread::Get().Post([job] { job->Run(); });
   return promise;
@@ -103,87 +131,167 @@ Napi::Promise Job::Queue(Napi::Env env, const char* name, Work work, Done done, 
 void Job::Run() {
   // OpenMP thread counts are per thread: apply the global setting (setNumThreads may have changed it).
   at::init_num_threads();
-  ok_ = Guarded(work_, &code_, &message_);
-  auto tsfn = tsfn_;
-  napi_status st = tsfn.BlockingCall(this, [](Napi::Env env, Napi::Function, Job* job) {
-    job->Complete(env);
-  });
-  tsfn.Release();
+  try {
+    work_();
+    ok_ = true;
+  } catch (...) {
+    failure_ = DescribeException(std::current_exception());
+  }
+  work_ = nullptr;  // what the work captured (a model a worker has let go of) is freed here, now
+  std::shared_ptr<AddonState> state = state_;  // `this` may be deleted on the JS thread once queued
+  napi_status st = napi_closing;
+  {
+    std::lock_guard<std::mutex> g(state->mu);
+    if (state->alive)
+      st = state->results.NonBlockingCall(this, [](Napi::Env env, Napi::Function, Job* job) { job->Complete(env); });
+  }
   if (st != napi_ok) {
-    // The environment is gone (a worker thread exited mid-job): nobody is waiting for the result.
-    Counters::jobs--;
+    // The environment is gone (a worker thread exited mid-job): nobody waits for the result. The
+    // JS handles belong to the dead environment and are left alone (a few bytes); the C++ data the
+    // callbacks captured is freed.
+    done_ = nullptr;
+    finally_ = nullptr;
+    state->jobs--;
   }
 }
 
 void Job::Complete(Napi::Env env) {
   Napi::HandleScope scope(env);
-  if (finally_) finally_();
-  Counters::jobs--;
-  if (!ok_) {
-    deferred_.Reject(MakeError(env, code_, message_).Value());
-  } else {
-    try {
-      deferred_.Resolve(done_ ? done_(env) : env.Undefined());
-    } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
-    } catch (const std::exception& e) {
-      deferred_.Reject(MakeError(env, "ERR_NATIVE", e.what()).Value());
+  if (--state_->jobs == 0) state_->results.Unref(env);
+  try {
+    if (finally_) CallGuarded(env, [&] { finally_(); });
+    if (!ok_) {
+      deferred_.Reject(MakeError(env, failure_.code, failure_.message).Value());
+    } else {
+      deferred_.Resolve(CallGuarded(env, [&] { return done_ ? done_(env) : env.Undefined(); }));
     }
+  } catch (const Napi::Error& e) {
+    deferred_.Reject(e.Value());
   }
   delete this;
 }
 
-static Napi::Error ArgError(Napi::Env env, size_t i, const char* name, const char* expected) {
+// ---- arguments ------------------------------------------------------------------------------------
+
+std::string DescribeValue(const Napi::Value& v) {
+  if (v.IsEmpty() || v.IsUndefined()) return "undefined";
+  if (v.IsNull()) return "null";
+  if (v.IsBoolean()) return v.As<Napi::Boolean>().Value() ? "true" : "false";
+  if (v.IsNumber()) {
+    std::ostringstream s;
+    s << v.As<Napi::Number>().DoubleValue();
+    return s.str();
+  }
+  if (v.IsString()) {
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (s.size() > 40) s = s.substr(0, 37) + "...";
+    return "the string \"" + s + "\"";
+  }
+  if (v.IsTypedArray()) {
+    static const std::map<napi_typedarray_type, const char*> names = {
+        {napi_int8_array, "Int8Array"},       {napi_uint8_array, "Uint8Array"},
+        {napi_uint8_clamped_array, "Uint8ClampedArray"}, {napi_int16_array, "Int16Array"},
+        {napi_uint16_array, "Uint16Array"},   {napi_int32_array, "Int32Array"},
+        {napi_uint32_array, "Uint32Array"},   {napi_float32_array, "Float32Array"},
+        {napi_float64_array, "Float64Array"}, {napi_bigint64_array, "BigInt64Array"},
+        {napi_biguint64_array, "BigUint64Array"}};
+    auto a = v.As<Napi::TypedArray>();
+    auto it = names.find(a.TypedArrayType());
+    return std::string("a") + (it == names.end() ? " typed array" : std::string(" ") + it->second) + " of length " +
+           std::to_string(a.ElementLength());
+  }
+  if (v.IsArray()) return "an array of length " + std::to_string(v.As<Napi::Array>().Length());
+  if (v.IsFunction()) return "a function";
+  if (v.IsObject()) return "an object";
+  return "a value of another type";
+}
+
+static Napi::Error ArgError(Napi::Env env, size_t i, const char* name, const char* expected, const Napi::Value& got) {
   return MakeError(env, "ERR_INVALID_ARG",
-                   std::string("Expected ") + expected + " for " + name + " (argument " + std::to_string(i) + ")");
+                   std::string("Expected ") + expected + " for " + name + " (argument " + std::to_string(i) +
+                       ") but received " + DescribeValue(got));
+}
+
+static Napi::Value At(const Napi::CallbackInfo& info, size_t i) {
+  return info.Length() > i ? info[i] : info.Env().Undefined();
 }
 
 int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw ArgError(info.Env(), i, name, "an integer");
-  double d = info[i].As<Napi::Number>().DoubleValue();
-  if (d != static_cast<double>(static_cast<int64_t>(d))) throw ArgError(info.Env(), i, name, "an integer");
+  Napi::Value v = At(info, i);
+  if (!v.IsNumber()) throw ArgError(info.Env(), i, name, "an integer", v);
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(std::abs(d) < 9.007199254740992e15) || d != static_cast<double>(static_cast<int64_t>(d)))
+    throw ArgError(info.Env(), i, name, "an integer", v);
   return static_cast<int64_t>(d);
 }
 
 double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsNumber()) throw ArgError(info.Env(), i, name, "a number");
-  return info[i].As<Napi::Number>().DoubleValue();
+  Napi::Value v = At(info, i);
+  if (!v.IsNumber()) throw ArgError(info.Env(), i, name, "a number", v);
+  return v.As<Napi::Number>().DoubleValue();
 }
 
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsString()) throw ArgError(info.Env(), i, name, "a string");
-  return info[i].As<Napi::String>().Utf8Value();
+  Napi::Value v = At(info, i);
+  if (!v.IsString()) throw ArgError(info.Env(), i, name, "a string", v);
+  return v.As<Napi::String>().Utf8Value();
 }
 
 Napi::Object ArgObject(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsObject()) throw ArgError(info.Env(), i, name, "an object");
-  return info[i].As<Napi::Object>();
+  Napi::Value v = At(info, i);
+  if (!v.IsObject()) throw ArgError(info.Env(), i, name, "an object", v);
+  return v.As<Napi::Object>();
+}
+
+static Napi::Error FieldError(Napi::Object o, const char* key, const char* what, const char* expected, const Napi::Value& got) {
+  return MakeError(o.Env(), "ERR_INVALID_ARG",
+                   std::string("Expected ") + expected + " for " + what + "." + key + " but received " + DescribeValue(got));
+}
+
+double RequireNumber(Napi::Object o, const char* key, const char* what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw FieldError(o, key, what, "a number", v);
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int64_t RequireInt(Napi::Object o, const char* key, const char* what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) throw FieldError(o, key, what, "an integer", v);
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(std::abs(d) < 9.007199254740992e15) || d != static_cast<double>(static_cast<int64_t>(d)))
+    throw FieldError(o, key, what, "an integer", v);
+  return static_cast<int64_t>(d);
+}
+
+std::string RequireString(Napi::Object o, const char* key, const char* what) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) throw FieldError(o, key, what, "a string", v);
+  return v.As<Napi::String>().Utf8Value();
+}
+
+template <typename T>
+static torch::Tensor CopyTypedArray(Napi::Env env, const Napi::Value& v, const char* name, int64_t expectedLength,
+                                    napi_typedarray_type type, const char* typeName, torch::ScalarType dtype) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    throw MakeError(env, "ERR_INVALID_ARG", std::string("Expected ") + typeName + " for " + name +
+                                                (expectedLength >= 0 ? " (length " + std::to_string(expectedLength) + ")" : "") +
+                                                " but received " + DescribeValue(v));
+  auto arr = v.As<Napi::TypedArrayOf<T>>();
+  if (expectedLength >= 0 && static_cast<int64_t>(arr.ElementLength()) != expectedLength)
+    throw MakeError(env, "ERR_INVALID_ARG", std::string("Expected ") + name + " of length " +
+                                                std::to_string(expectedLength) + " but received length " +
+                                                std::to_string(arr.ElementLength()));
+  auto t = torch::empty({static_cast<int64_t>(arr.ElementLength())}, dtype);
+  if (arr.ElementLength()) std::memcpy(t.data_ptr(), arr.Data(), arr.ElementLength() * sizeof(T));
+  return t;
 }
 
 torch::Tensor CopyInt32Array(Napi::Env env, const Napi::Value& v, const char* name, int64_t expectedLength) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw MakeError(env, "ERR_INVALID_ARG", std::string("Expected Int32Array for ") + name);
-  auto arr = v.As<Napi::Int32Array>();
-  if (expectedLength >= 0 && static_cast<int64_t>(arr.ElementLength()) != expectedLength)
-    throw MakeError(env, "ERR_INVALID_ARG", std::string("Expected ") + name + " of length " +
-                                                std::to_string(expectedLength) + " but received length " +
-                                                std::to_string(arr.ElementLength()));
-  auto t = torch::empty({static_cast<int64_t>(arr.ElementLength())}, torch::kInt32);
-  if (arr.ElementLength()) std::memcpy(t.data_ptr<int32_t>(), arr.Data(), arr.ElementLength() * sizeof(int32_t));
-  return t;
+  return CopyTypedArray<int32_t>(env, v, name, expectedLength, napi_int32_array, "Int32Array", torch::kInt32);
 }
 
 torch::Tensor CopyFloat32Array(Napi::Env env, const Napi::Value& v, const char* name, int64_t expectedLength) {
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-    throw MakeError(env, "ERR_INVALID_ARG", std::string("Expected Float32Array for ") + name);
-  auto arr = v.As<Napi::Float32Array>();
-  if (expectedLength >= 0 && static_cast<int64_t>(arr.ElementLength()) != expectedLength)
-    throw MakeError(env, "ERR_INVALID_ARG", std::string("Expected ") + name + " of length " +
-                                                std::to_string(expectedLength) + " but received length " +
-                                                std::to_string(arr.ElementLength()));
-  auto t = torch::empty({static_cast<int64_t>(arr.ElementLength())}, torch::kFloat32);
-  if (arr.ElementLength()) std::memcpy(t.data_ptr<float>(), arr.Data(), arr.ElementLength() * sizeof(float));
-  return t;
+  return CopyTypedArray<float>(env, v, name, expectedLength, napi_float32_array, "Float32Array", torch::kFloat32);
 }
 
 Napi::Float32Array ToFloat32Array(Napi::Env env, const torch::Tensor& t) {

@@ -1,8 +1,11 @@
-// Shared machinery of the addon: error codes, the Promise-returning job, argument helpers.
+// Shared machinery of the addon: error codes and the one catch ladder, the per-environment state,
+// the Promise-returning job, argument helpers.
 #pragma once
 #include "pch.h"
 
 #include <torch/version.h>
+
+#include <mutex>
 
 // LibTorch 2.x and 1.13 differ in a few APIs; one switch, checked at compile time.
 #define ROOTS_TORCH_AT_LEAST(major, minor) \
@@ -24,24 +27,71 @@ class RootsException : public std::runtime_error {
 // Builds a JS Error carrying a code.
 Napi::Error MakeError(Napi::Env env, const std::string& code, const std::string& message);
 
-// Runs `fn`, translating C++ and torch exceptions into (code, message). Returns true on success.
-bool Guarded(const std::function<void()>& fn, std::string* code, std::string* message);
+// What a C++ exception becomes in JS: a code and a message.
+struct Failure {
+  std::string code;
+  std::string message;
+};
 
-// For synchronous entry points: run `fn`, throw a JS error with a code on failure.
+// The addon's one catch ladder: RootsException keeps its code, c10::Error becomes ERR_TORCH (the
+// message without torch's C++ backtrace), everything else ERR_NATIVE. Both the synchronous entry
+// points (CallGuarded) and the jobs on the torch thread (Job::Run) go through it.
+Failure DescribeException(std::exception_ptr e);
+
+// Runs `fn` on the JS thread; a C++ exception becomes a JS error with a code. A Napi::Error (a JS
+// exception, or one made with MakeError) passes through unchanged.
 template <typename F>
 auto CallGuarded(Napi::Env env, F&& fn) -> decltype(fn()) {
   try {
     return fn();
   } catch (const Napi::Error&) {
     throw;
-  } catch (const RootsException& e) {
-    throw MakeError(env, e.code(), e.what());
-  } catch (const c10::Error& e) {
-    throw MakeError(env, "ERR_TORCH", e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    throw MakeError(env, "ERR_NATIVE", e.what());
+  } catch (...) {
+    Failure f = DescribeException(std::current_exception());
+    throw MakeError(env, f.code, f.message);
   }
 }
+
+// A guarded free function (module-level entry points): `Napi::Function::New(env, Guard<Info>, "info")`.
+template <Napi::Value (*F)(const Napi::CallbackInfo&)>
+Napi::Value Guard(const Napi::CallbackInfo& info) {
+  return CallGuarded(info.Env(), [&] { return F(info); });
+}
+
+// A native object that holds memory and is freed when its environment goes away (native_object.h).
+class Resource {
+ public:
+  virtual ~Resource() = default;
+  // The liveObjects() key this object counts under ("models", "selfTests").
+  virtual const char* Kind() const = 0;
+  // Frees the native memory now (idempotent); called by the environment's cleanup hook.
+  virtual void FreeForTeardown() = 0;
+};
+
+// The addon's state for one Node environment (the main thread, or one worker thread), kept as the
+// environment's instance data instead of process-wide statics: a worker that exits tears down its
+// own objects and leaves the main thread's alone. Objects and jobs hold it by shared_ptr, so it
+// outlives whichever of them the environment finalizes last.
+struct AddonState {
+  // Set by the cleanup hook: V8 may not be told about memory any more.
+  bool tearingDown = false;
+  // Objects that still hold native memory (JS thread only). The cleanup hook frees them.
+  std::set<Resource*> live;
+  // Jobs queued or running; decremented on the torch thread when the environment is gone.
+  std::atomic<int64_t> jobs{0};
+  // Brings finished jobs back to this environment's JS thread; referenced (keeping the event loop
+  // alive) only while jobs are pending. One per environment, not one per job: Node deletes a
+  // thread-safe function when its environment goes away, whoever still holds it, so the torch
+  // thread may touch it only under `mu` while `alive` (the cleanup hook clears it first).
+  Napi::ThreadSafeFunction results;
+  std::mutex mu;
+  bool alive = true;
+
+  static std::shared_ptr<AddonState> Of(Napi::Env env);
+  // Creates the state of `env` and registers the cleanup hook (module init).
+  static void Install(Napi::Env env);
+  int64_t Count(const char* kind) const;
+};
 
 // A Promise-returning job run on the addon's torch thread (sharp's pipeline pattern, with one
 // dedicated thread instead of libuv's pool).
@@ -55,6 +105,7 @@ auto CallGuarded(Napi::Env env, F&& fn) -> decltype(fn()) {
 // at random with std::bad_array_new_length inside brgemm_kernel_create, or crashed, after a few
 // hundred steps of varying shapes (reproduced here; never with one thread). One long-lived thread
 // also keeps one OpenMP team warm, and leaves libuv's pool free for the application's file I/O.
+// The thread serves every environment of the process (torch's thread pools are per process).
 class Job {
  public:
   using Work = std::function<void()>;
@@ -69,35 +120,34 @@ class Job {
   void Run();                    // on the torch thread
   void Complete(Napi::Env env);  // on the JS thread
 
+  std::shared_ptr<AddonState> state_;
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
   Finally finally_;
   bool ok_ = false;
-  std::string code_ = "ERR_NATIVE";
-  std::string message_;
+  Failure failure_;
   Napi::ObjectReference keepAlive_;
-  Napi::ThreadSafeFunction tsfn_;
 };
 
-// Live-object counters, exposed to JS so tests can catch leaks.
-struct Counters {
-  static std::atomic<int64_t> models;
-  static std::atomic<int64_t> selfTests;
-  static std::atomic<int64_t> jobs;
-};
-
-// Argument helpers (the TS layer validates first with friendlier messages; these are the backstop).
+// Argument helpers for values that TypeScript does not check first (the typed edge is
+// lib/native.ts; these read and type-check what crosses it).
 int64_t ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name);
 double ArgNumber(const Napi::CallbackInfo& info, size_t i, const char* name);
 std::string ArgString(const Napi::CallbackInfo& info, size_t i, const char* name);
 Napi::Object ArgObject(const Napi::CallbackInfo& info, size_t i, const char* name);
+// Required fields of an object: a missing or mistyped one is ERR_INVALID_ARG naming `what.key`.
+double RequireNumber(Napi::Object o, const char* key, const char* what);
+int64_t RequireInt(Napi::Object o, const char* key, const char* what);
+std::string RequireString(Napi::Object o, const char* key, const char* what);
+// How a JS value reads in an error message ("null", "a string", "an Int32Array of length 3" ...).
+std::string DescribeValue(const Napi::Value& v);
 // Copies a typed array of element type T into a new tensor (on the JS thread).
 torch::Tensor CopyInt32Array(Napi::Env env, const Napi::Value& v, const char* name, int64_t expectedLength);
 torch::Tensor CopyFloat32Array(Napi::Env env, const Napi::Value& v, const char* name, int64_t expectedLength);
 Napi::Float32Array ToFloat32Array(Napi::Env env, const torch::Tensor& t);
 
-// The caching CPU allocator (cpu_allocator.cc): installed once at module init.
+// The caching CPU allocator (cpu_allocator.cc): installed once per process.
 void InstallCpuAllocator();
 size_t CpuAllocatorCachedBytes();
 

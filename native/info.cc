@@ -65,13 +65,23 @@ static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// liveObjects(): this environment's objects that still hold native memory, and its unfinished jobs
+// (a worker thread's objects are its own).
 static Napi::Value LiveObjects(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  auto state = AddonState::Of(env);
   Napi::Object o = Napi::Object::New(env);
-  o.Set("models", Napi::Number::New(env, static_cast<double>(Counters::models.load())));
-  o.Set("selfTests", Napi::Number::New(env, static_cast<double>(Counters::selfTests.load())));
-  o.Set("jobs", Napi::Number::New(env, static_cast<double>(Counters::jobs.load())));
+  o.Set("models", Napi::Number::New(env, static_cast<double>(state->Count("models"))));
+  o.Set("selfTests", Napi::Number::New(env, static_cast<double>(state->Count("selfTests"))));
+  o.Set("jobs", Napi::Number::New(env, static_cast<double>(state->jobs.load())));
   return o;
+}
+
+// externalMemory(): V8's running total of the external memory reported to this thread's isolate
+// (the objects report theirs with AdjustExternalMemory; process.memoryUsage() does not show it).
+static Napi::Value ExternalMemory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return Napi::Number::New(env, static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(env, 0)));
 }
 
 // A CUDA device index from an optional argument (default 0); -1 when CUDA is not usable here.
@@ -134,12 +144,13 @@ static Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
 }
 
 void InitInfo(Napi::Env env, Napi::Object exports) {
-  exports.Set("cudaMemory", Napi::Function::New(env, CudaMemory, "cudaMemory"));
-  exports.Set("resetCudaPeakMemory", Napi::Function::New(env, ResetCudaPeakMemory, "resetCudaPeakMemory"));
-  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize, "cudaSynchronize"));
-  exports.Set("info", Napi::Function::New(env, Info, "info"));
-  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
-  exports.Set("liveObjects", Napi::Function::New(env, LiveObjects, "liveObjects"));
+  exports.Set("cudaMemory", Napi::Function::New(env, Guard<CudaMemory>, "cudaMemory"));
+  exports.Set("resetCudaPeakMemory", Napi::Function::New(env, Guard<ResetCudaPeakMemory>, "resetCudaPeakMemory"));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, Guard<CudaSynchronize>, "cudaSynchronize"));
+  exports.Set("info", Napi::Function::New(env, Guard<Info>, "info"));
+  exports.Set("setNumThreads", Napi::Function::New(env, Guard<SetNumThreads>, "setNumThreads"));
+  exports.Set("liveObjects", Napi::Function::New(env, Guard<LiveObjects>, "liveObjects"));
+  exports.Set("externalMemory", Napi::Function::New(env, Guard<ExternalMemory>, "externalMemory"));
 }
 
 }  // namespace roots

@@ -1,303 +1,180 @@
 // Model: the JS-visible BERT engine object. All tensors live inside it; batches come in as
-// Int32Arrays, results go out as numbers and Float32Arrays. One async job at a time.
+// Int32Arrays, results go out as numbers and Float32Arrays. Its lifecycle (one job at a time,
+// dispose, memory, teardown, guarded entry points) is NativeObject's.
 #include <fstream>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <sys/stat.h>
 
+#include "batch.h"
 #include "bert.h"
 #include "checkpoint.h"
+#include "native_object.h"
 
 namespace roots {
 
 namespace {
 
-int64_t GetInt(Napi::Object o, const char* key, int64_t def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsNumber()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("Expected a number for ") + key);
-  return static_cast<int64_t>(v.As<Napi::Number>().DoubleValue());
-}
-double GetNum(Napi::Object o, const char* key, double def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsNumber()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("Expected a number for ") + key);
-  return v.As<Napi::Number>().DoubleValue();
-}
-std::string GetStr(Napi::Object o, const char* key, const std::string& def) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined() || v.IsNull()) return def;
-  if (!v.IsString()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("Expected a string for ") + key);
-  return v.As<Napi::String>().Utf8Value();
-}
-std::vector<int64_t> GetShape(Napi::Env env, Napi::Value v) {
-  if (!v.IsArray()) throw MakeError(env, "ERR_INVALID_ARG", "Expected an array for shape");
+std::vector<int64_t> GetShape(Napi::Object o, const char* what) {
+  Napi::Value v = o.Get("shape");
+  if (!v.IsArray()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("Expected an array for ") + what + ".shape but received " + DescribeValue(v));
   auto a = v.As<Napi::Array>();
   std::vector<int64_t> s;
-  for (uint32_t i = 0; i < a.Length(); i++) s.push_back(static_cast<int64_t>(a.Get(i).As<Napi::Number>().DoubleValue()));
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value d = a.Get(i);
+    if (!d.IsNumber()) throw MakeError(o.Env(), "ERR_INVALID_ARG", std::string("Expected numbers in ") + what + ".shape but received " + DescribeValue(d));
+    s.push_back(static_cast<int64_t>(d.As<Napi::Number>().DoubleValue()));
+  }
   return s;
 }
+
 Napi::Array ShapeToJs(Napi::Env env, at::IntArrayRef s) {
   auto a = Napi::Array::New(env, s.size());
   for (size_t i = 0; i < s.size(); i++) a.Set(static_cast<uint32_t>(i), Napi::Number::New(env, static_cast<double>(s[i])));
   return a;
 }
 
-BertConfig ParseConfig(Napi::Object o) {
+std::vector<std::string> StringList(Napi::Env env, const Napi::Value& v, const char* name) {
+  if (!v.IsArray()) throw MakeError(env, "ERR_INVALID_ARG", std::string("Expected an array of strings for ") + name + " but received " + DescribeValue(v));
+  auto a = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value s = a.Get(i);
+    if (!s.IsString()) throw MakeError(env, "ERR_INVALID_ARG", std::string("Expected a string for ") + name + "[" + std::to_string(i) + "] but received " + DescribeValue(s));
+    out.push_back(s.As<Napi::String>().Utf8Value());
+  }
+  return out;
+}
+
+// The size of a label map (config.json's id2label / slot_id2label); -1 when absent.
+int64_t LabelCount(Napi::Object config, const char* key) {
+  Napi::Value v = config.Get(key);
+  if (v.IsUndefined() || v.IsNull()) return -1;
+  if (!v.IsObject() || v.IsArray()) throw MakeError(config.Env(), "ERR_INVALID_ARG", std::string("Expected an object for config.") + key + " but received " + DescribeValue(v));
+  return static_cast<int64_t>(v.As<Napi::Object>().GetPropertyNames().Length());
+}
+
+// The normalised config.json (lib/models/config.ts), read under its own names with every field the
+// computation uses required, plus the head and the seed. The values were validated where they
+// entered (normalizeConfig); this only reads them.
+BertConfig ReadConfig(Napi::Object o, Napi::Object options) {
+  const char* w = "config";
   BertConfig c;
-  c.vocab_size = GetInt(o, "vocab_size", c.vocab_size);
-  c.hidden_size = GetInt(o, "hidden_size", c.hidden_size);
-  c.num_hidden_layers = GetInt(o, "num_hidden_layers", c.num_hidden_layers);
-  c.num_attention_heads = GetInt(o, "num_attention_heads", c.num_attention_heads);
-  c.intermediate_size = GetInt(o, "intermediate_size", c.intermediate_size);
-  c.hidden_act = GetStr(o, "hidden_act", c.hidden_act);
-  c.hidden_dropout_prob = GetNum(o, "hidden_dropout_prob", c.hidden_dropout_prob);
-  c.attention_probs_dropout_prob = GetNum(o, "attention_probs_dropout_prob", c.attention_probs_dropout_prob);
-  c.classifier_dropout = GetNum(o, "classifier_dropout", -1);
-  c.max_position_embeddings = GetInt(o, "max_position_embeddings", c.max_position_embeddings);
-  c.type_vocab_size = GetInt(o, "type_vocab_size", c.type_vocab_size);
-  c.layer_norm_eps = GetNum(o, "layer_norm_eps", c.layer_norm_eps);
-  c.initializer_range = GetNum(o, "initializer_range", c.initializer_range);
-  c.pad_token_id = GetInt(o, "pad_token_id", c.pad_token_id);
-  c.head = GetStr(o, "head", c.head);
-  c.num_labels = GetInt(o, "num_labels", c.num_labels);
-  c.num_labels_2 = GetInt(o, "num_labels_2", 0);
-  c.aux_loss_weight = GetNum(o, "aux_loss_weight", 1.0);
-  c.problem_type = GetStr(o, "problem_type", c.problem_type);
-  c.fused_qkv = GetInt(o, "fused_qkv", 1) != 0;
+  c.vocab_size = RequireInt(o, "vocab_size", w);
+  c.hidden_size = RequireInt(o, "hidden_size", w);
+  c.num_hidden_layers = RequireInt(o, "num_hidden_layers", w);
+  c.num_attention_heads = RequireInt(o, "num_attention_heads", w);
+  c.intermediate_size = RequireInt(o, "intermediate_size", w);
+  c.hidden_act = RequireString(o, "hidden_act", w);
+  c.hidden_dropout_prob = RequireNumber(o, "hidden_dropout_prob", w);
+  c.attention_probs_dropout_prob = RequireNumber(o, "attention_probs_dropout_prob", w);
+  Napi::Value cd = o.Get("classifier_dropout");  // null: hidden_dropout_prob (Transformers' meaning)
+  c.classifier_dropout = cd.IsUndefined() || cd.IsNull() ? -1 : RequireNumber(o, "classifier_dropout", w);
+  c.max_position_embeddings = RequireInt(o, "max_position_embeddings", w);
+  c.type_vocab_size = RequireInt(o, "type_vocab_size", w);
+  c.layer_norm_eps = RequireNumber(o, "layer_norm_eps", w);
+  c.initializer_range = RequireNumber(o, "initializer_range", w);
+  Napi::Value pad = o.Get("pad_token_id");  // null: no padding row (-1, as at::embedding takes it)
+  c.pad_token_id = pad.IsNull() ? -1 : RequireInt(o, "pad_token_id", w);
+  Napi::Value pt = o.Get("problem_type");  // null: single-label (our labels are class ids)
+  c.problem_type = pt.IsUndefined() || pt.IsNull() ? "single_label_classification" : RequireString(o, "problem_type", w);
   Napi::Value cw = o.Get("class_weights");
-  if (cw.IsArray()) {
+  if (!cw.IsUndefined() && !cw.IsNull()) {
+    if (!cw.IsArray()) throw MakeError(o.Env(), "ERR_INVALID_ARG", "Expected an array of numbers for config.class_weights but received " + DescribeValue(cw));
     auto a = cw.As<Napi::Array>();
     for (uint32_t i = 0; i < a.Length(); i++) {
       Napi::Value v = a.Get(i);
-      if (!v.IsNumber() || !(v.As<Napi::Number>().DoubleValue() >= 0))
-        throw MakeError(o.Env(), "ERR_CONFIG", "class_weights must be non-negative numbers");
+      if (!v.IsNumber()) throw MakeError(o.Env(), "ERR_INVALID_ARG", "Expected a number for config.class_weights[" + std::to_string(i) + "] but received " + DescribeValue(v));
       c.class_weights.push_back(v.As<Napi::Number>().DoubleValue());
     }
   }
-  c.seed = static_cast<uint64_t>(GetNum(o, "seed", 42));
-  for (auto* p : {&c.vocab_size, &c.hidden_size, &c.num_hidden_layers, &c.num_attention_heads, &c.intermediate_size,
-                  &c.max_position_embeddings, &c.type_vocab_size})
-    if (*p <= 0) throw MakeError(o.Env(), "ERR_CONFIG", "config sizes must be positive integers");
+  c.head = RequireString(options, "head", "options");
+  c.seed = static_cast<uint64_t>(RequireInt(options, "seed", "options"));
+  const std::string& h = c.head;
+  if (h == "token" || h == "sequence" || h == "intent-slots") {
+    const int64_t n = LabelCount(o, "id2label");
+    c.num_labels = n >= 0 ? n : RequireInt(o, "num_labels", w);
+    if (c.num_labels < 1) throw MakeError(o.Env(), "ERR_INVALID_ARG", "config has no labels (id2label or num_labels) for the " + h + " head");
+  }
+  if (h == "intent-slots") {
+    c.num_slot_labels = LabelCount(o, "slot_id2label");
+    if (c.num_slot_labels < 1) throw MakeError(o.Env(), "ERR_INVALID_ARG", "config has no slot_id2label for the intent-slots head");
+    c.slot_loss_weight = RequireNumber(o, "slot_loss_weight", w);
+  }
   return c;
 }
 
 }  // namespace
 
-class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+class ModelWrap : public NativeObject<ModelWrap, Bert> {
  public:
-  static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "Model", {
-      InstanceMethod("forward", &ModelWrap::Forward),
-      InstanceMethod("trainStep", &ModelWrap::TrainStep),
-      InstanceMethod("parameterInfo", &ModelWrap::ParameterInfo),
-      InstanceMethod("getParameter", &ModelWrap::GetParameter),
-      InstanceMethod("setParameter", &ModelWrap::SetParameter),
-      InstanceMethod("getGradient", &ModelWrap::GetGradient),
-      InstanceMethod("initWeights", &ModelWrap::InitWeights),
-      InstanceMethod("setFrozen", &ModelWrap::SetFrozen),
-      InstanceMethod("setPrecision", &ModelWrap::SetPrecision),
-      InstanceMethod("loadSafetensors", &ModelWrap::LoadSafetensors),
-      InstanceMethod("save", &ModelWrap::Save),
-      InstanceMethod("dispose", &ModelWrap::Dispose),
-      InstanceAccessor("disposed", &ModelWrap::Disposed, nullptr),
-      InstanceAccessor("busy", &ModelWrap::Busy, nullptr),
-      InstanceAccessor("numParameters", &ModelWrap::NumParameters, nullptr),
-      InstanceAccessor("optimizerStep", &ModelWrap::GetOptimizerStep, &ModelWrap::SetOptimizerStep),
-      InstanceAccessor("device", &ModelWrap::Device, nullptr),
+  static constexpr const char* kKind = "models";
+  static constexpr const char* kName = "the model";
+  // Memory the model holds in this process's heap (what V8 is told about); a CUDA model's tensors
+  // live on the device and would only make V8 collect garbage more often.
+  static int64_t HostBytes(const Bert& m) { return m.device().is_cpu() ? m.numBytes() : 0; }
+
+  static Napi::Function Init(Napi::Env env) {
+    return Define(env, "Model", {
+      Method<&ModelWrap::Forward>("forward"),
+      Method<&ModelWrap::TrainStep>("trainStep"),
+      Method<&ModelWrap::ParameterInfo>("parameterInfo"),
+      Method<&ModelWrap::GetParameter>("getParameter"),
+      Method<&ModelWrap::SetParameter>("setParameter"),
+      Method<&ModelWrap::GetGradient>("getGradient"),
+      Method<&ModelWrap::InitWeights>("initWeights"),
+      Method<&ModelWrap::SetFrozen>("setFrozen"),
+      Method<&ModelWrap::SetPrecision>("setPrecision"),
+      Method<&ModelWrap::LoadSafetensors>("loadSafetensors"),
+      Method<&ModelWrap::Save>("save"),
+      Getter<&ModelWrap::NumParameters>("numParameters"),
+      Accessor<&ModelWrap::GetOptimizerStep, &ModelWrap::SetOptimizerStep>("optimizerStep"),
+      Getter<&ModelWrap::Device>("device"),
+      Getter<&ModelWrap::AdamWKernel>("adamwKernel"),
     });
   }
 
-  ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  // new Model(config, { head, seed, device }): config is the normalised config.json.
+  explicit ModelWrap(const Napi::CallbackInfo& info) : NativeObject(info) {
     Napi::Env env = info.Env();
-    BertConfig config = ParseConfig(ArgObject(info, 0, "config"));
-    std::string dev = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "cpu";
     CallGuarded(env, [&] {
+      Napi::Object options = ArgObject(info, 1, "options");
+      BertConfig config = ReadConfig(ArgObject(info, 0, "config"), options);
+      const std::string dev = RequireString(options, "device", "options");
       torch::Device device(dev);
       if (device.is_cuda() && !torch::cuda::is_available())
         throw RootsException("ERR_UNSUPPORTED", "device '" + dev + "' requested but CUDA is not available in this build or machine");
-      model_ = std::make_shared<Bert>(config, device);
+      Adopt(std::make_shared<Bert>(config, device));
     });
-    bytes_ = HostBytes();
-    Napi::MemoryManagement::AdjustExternalMemory(env, bytes_);
-    Counters::models++;
   }
-
-  ~ModelWrap() override { Release(); }
-
-  static bool tearingDown;
 
  private:
-  // ---- lifecycle -------------------------------------------------------------------------------
-  void Release() {
-    if (!model_) return;
-    model_.reset();
-    Counters::models--;
-    if (!tearingDown) Napi::MemoryManagement::AdjustExternalMemory(Env(), -bytes_);
-  }
-  // Memory the model holds in this process's heap (what V8 is told about); a CUDA model's tensors
-  // live on the device and would only make V8 collect garbage more often.
-  int64_t HostBytes() const { return model_ && model_->device().is_cpu() ? model_->numBytes() : 0; }
-  Bert& Check(Napi::Env env) {
-    if (!model_ || disposePending_) throw MakeError(env, "ERR_DISPOSED", "the model was used after dispose()");
-    if (busy_) throw MakeError(env, "ERR_BUSY", "the model is busy: await the running call before starting another");
-    return *model_;
-  }
-  Napi::Promise Run(Napi::Env env, const char* name, Job::Work work, Job::Done done) {
-    busy_ = true;
-    return Job::Queue(env, name, std::move(work), std::move(done), [this] {
-      busy_ = false;
-      int64_t now = HostBytes();
-      if (model_ && now != bytes_ && !tearingDown) {  // optimizer state appeared
-        Napi::MemoryManagement::AdjustExternalMemory(Env(), now - bytes_);
-        bytes_ = now;
-      }
-      if (disposePending_) { disposePending_ = false; Release(); }
-    }, Value());
-  }
-  Napi::Value Dispose(const Napi::CallbackInfo& info) {
-    if (busy_) disposePending_ = true;  // freed when the running job finishes
-    else Release();
-    return info.Env().Undefined();
-  }
-  Napi::Value Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !model_ || disposePending_); }
-  Napi::Value Busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
   Napi::Value NumParameters(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(Check(info.Env()).numParameters()));
+    return Napi::Number::New(info.Env(), static_cast<double>(Use(info.Env()).numParameters()));
   }
   Napi::Value GetOptimizerStep(const Napi::CallbackInfo& info) {
-    return Napi::Number::New(info.Env(), static_cast<double>(Check(info.Env()).optimizerStep()));
+    return Napi::Number::New(info.Env(), static_cast<double>(Use(info.Env()).optimizerStep()));
   }
   void SetOptimizerStep(const Napi::CallbackInfo& info, const Napi::Value& v) {
-    Check(info.Env()).setOptimizerStep(static_cast<int64_t>(v.As<Napi::Number>().DoubleValue()));
+    Bert& m = Use(info.Env());
+    if (!v.IsNumber()) throw MakeError(info.Env(), "ERR_INVALID_ARG", "Expected an integer for optimizerStep but received " + DescribeValue(v));
+    m.setOptimizerStep(static_cast<int64_t>(v.As<Napi::Number>().DoubleValue()));
   }
   Napi::Value Device(const Napi::CallbackInfo& info) {
-    return Napi::String::New(info.Env(), Check(info.Env()).device().str());
+    return Napi::String::New(info.Env(), Use(info.Env()).device().str());
   }
 
-  // ---- batches ----------------------------------------------------------------------------------
-  // Copies and validates a JS batch on the JS thread; ids become int64 on the worker thread.
-  BatchTensors ReadBatch(Napi::Env env, Napi::Object o, bool needLabels) {
-    const auto& c = model_->config();
-    BatchTensors b;
-    b.batch = GetInt(o, "batchSize", -1);
-    b.seq = GetInt(o, "seqLen", -1);
-    if (b.batch <= 0) throw MakeError(env, "ERR_INVALID_ARG", "Expected positive integer for batchSize but received " + std::to_string(b.batch));
-    if (b.seq <= 0) throw MakeError(env, "ERR_INVALID_ARG", "Expected positive integer for seqLen but received " + std::to_string(b.seq));
-    if (b.seq > c.max_position_embeddings)
-      throw MakeError(env, "ERR_INVALID_ARG", "seqLen " + std::to_string(b.seq) + " is longer than max_position_embeddings (" +
-                                                  std::to_string(c.max_position_embeddings) + ")");
-    const int64_t n = b.batch * b.seq;
-    auto check = [&](const torch::Tensor& t, const char* field, int64_t lo, int64_t hi, bool allowIgnore) {
-      const int32_t* p = t.data_ptr<int32_t>();
-      for (int64_t i = 0; i < t.numel(); i++) {
-        if ((p[i] < lo || p[i] >= hi) && !(allowIgnore && p[i] == -100))
-          throw MakeError(env, "ERR_INVALID_ARG", std::string(field) + "[" + std::to_string(i) + "] = " + std::to_string(p[i]) +
-                                                      " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + ")" +
-                                                      (allowIgnore ? " (or -100 to ignore)" : ""));
-      }
-    };
-    b.input_ids = CopyInt32Array(env, o.Get("inputIds"), "inputIds", n);
-    check(b.input_ids, "inputIds", 0, c.vocab_size, false);
-    b.input_ids = b.input_ids.view({b.batch, b.seq});
-    Napi::Value am = o.Get("attentionMask");
-    b.attention_mask = am.IsUndefined() ? torch::ones({b.batch, b.seq}, torch::kInt32)
-                                        : CopyInt32Array(env, am, "attentionMask", n).view({b.batch, b.seq});
-    {  // counted here, on the host, so that the step does not wait on the device for it
-      const int32_t* m = b.attention_mask.data_ptr<int32_t>();
-      int64_t t = 0;
-      for (int64_t i = 0; i < n; i++) t += m[i];
-      b.tokens = t;
-    }
-    Napi::Value tt = o.Get("tokenTypeIds");
-    b.token_type_ids = tt.IsUndefined() ? torch::zeros({b.batch, b.seq}, torch::kInt32)
-                                        : CopyInt32Array(env, tt, "tokenTypeIds", n).view({b.batch, b.seq});
-    check(b.token_type_ids, "tokenTypeIds", 0, c.type_vocab_size, false);
-    const std::string& h = c.head;
-    Napi::Value labels = o.Get("labels");
-    Napi::Value labelsFloat = o.Get("labelsFloat");
-    if (h == "token" || h == "mlm") {
-      if (!labels.IsUndefined()) {
-        b.labels = CopyInt32Array(env, labels, "labels", n);
-        check(b.labels, "labels", 0, h == "mlm" ? c.vocab_size : c.num_labels, true);
-        b.labels = b.labels.view({b.batch, b.seq});
-      }
-    } else if (h == "sequence") {
-      if (c.problem_type == "single_label_classification" && !labels.IsUndefined()) {
-        b.labels = CopyInt32Array(env, labels, "labels", b.batch);
-        check(b.labels, "labels", 0, c.num_labels, true);
-      } else if (c.problem_type != "single_label_classification" && !labelsFloat.IsUndefined()) {
-        b.labels = CopyFloat32Array(env, labelsFloat, "labelsFloat", b.batch * c.num_labels).view({b.batch, c.num_labels});
-      } else if (c.problem_type != "single_label_classification" && !labels.IsUndefined()) {
-        throw MakeError(env, "ERR_INVALID_ARG", "a " + c.problem_type + " model takes labelsFloat (Float32Array of batchSize * numLabels)");
-      }
-    } else if (h == "qa") {
-      Napi::Value sp = o.Get("startPositions"), ep = o.Get("endPositions");
-      if (!sp.IsUndefined() || !ep.IsUndefined()) {
-        b.start_positions = CopyInt32Array(env, sp, "startPositions", b.batch);
-        b.end_positions = CopyInt32Array(env, ep, "endPositions", b.batch);
-      }
-    } else if (h == "intent-slots") {
-      if (!labels.IsUndefined()) {
-        b.labels = CopyInt32Array(env, labels, "labels", b.batch);
-        check(b.labels, "labels", 0, c.num_labels, true);
-      }
-      Napi::Value l2 = o.Get("slotLabels");
-      if (!l2.IsUndefined()) {
-        b.labels2 = CopyInt32Array(env, l2, "slotLabels", n);
-        check(b.labels2, "slotLabels", 0, c.num_labels_2, true);
-        b.labels2 = b.labels2.view({b.batch, b.seq});
-      }
-    }
-    if (needLabels && !b.labels.defined() && !b.start_positions.defined())
-      throw MakeError(env, "ERR_INVALID_ARG", "trainStep needs targets: " + std::string(
-        h == "qa" ? "startPositions and endPositions" : (h == "sequence" && c.problem_type != "single_label_classification") ? "labelsFloat" : "labels"));
-    return b;
-  }
-
-  // On the worker thread: integer tensors to int64 on the model's device. Off the CPU, every int32
-  // tensor of the batch goes into one pinned staging buffer and over in one asynchronous copy (the
-  // pinned allocator keeps the buffer until the copy is done); the widening to int64 runs there.
-  static void ToDevice(BatchTensors& b, torch::Device d) {
-    std::vector<torch::Tensor*> ints;
-    for (auto* t : {&b.input_ids, &b.attention_mask, &b.token_type_ids, &b.labels, &b.labels2, &b.start_positions, &b.end_positions})
-      if (t->defined() && t->scalar_type() == torch::kInt32) ints.push_back(t);
-    if (d.is_cpu()) {
-      for (auto* t : ints) *t = t->to(torch::kInt64);
-      return;
-    }
-    int64_t total = 0;
-    for (auto* t : ints) total += t->numel();
-    if (total > 0) {
-      auto staging = torch::empty({total}, torch::TensorOptions().dtype(torch::kInt32).pinned_memory(true));
-      int32_t* dst = staging.data_ptr<int32_t>();
-      for (auto* t : ints) {
-        auto c = t->contiguous();
-        std::memcpy(dst, c.data_ptr<int32_t>(), c.numel() * sizeof(int32_t));
-        dst += c.numel();
-      }
-      auto onDevice = staging.to(d, /*non_blocking=*/true).to(torch::kInt64);
-      int64_t off = 0;
-      for (auto* t : ints) {
-        auto sizes = t->sizes().vec();
-        const int64_t numel = t->numel();
-        *t = onDevice.narrow(0, off, numel).view(sizes);
-        off += numel;
-      }
-    }
-    // Float targets (multi-label, regression): small, a plain copy.
-    for (auto* t : {&b.labels, &b.labels2})
-      if (t->defined() && t->device() != d) *t = t->to(d);
+  Napi::Value AdamWKernel(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), Use(info.Env()).adamwKernel());
   }
 
   // ---- compute ---------------------------------------------------------------------------------
   // forward(batch): eval-mode forward, no gradients. Resolves to { logits, dims, logits2?, dims2?, loss? }.
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Bert& m = Check(env);
-    auto b = std::make_shared<BatchTensors>(ReadBatch(env, ArgObject(info, 0, "batch"), false));
-    auto model = model_;
+    Bert& m = Use(env);
+    auto b = std::make_shared<BatchTensors>(ReadBatch(env, info.Length() > 0 ? info[0] : env.Undefined(), "batch", m.config(), false));
+    auto model = payload();
     auto out = std::make_shared<ForwardOut>();
-    (void)m;
     return Run(env, "roots.model.forward",
       [model, b, out] {
         torch::NoGradGuard ng;
@@ -321,36 +198,43 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       });
   }
 
-  // trainStep(batches[], { lr, maxGradNorm, weightDecay, beta1, beta2, eps, rngSeed }):
-  // forward, loss, backward over every micro-batch (gradient accumulation), clip, AdamW.
+  // trainStep(batches[], { learningRate, weightDecay, maxGradNorm, betas, eps, rngSeed }): every
+  // option required (resolved once, in lib/models/optimizer.ts). Forward, loss, backward over every
+  // micro-batch (gradient accumulation), clip, AdamW.
   Napi::Value TrainStep(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Check(env);
-    if (info.Length() < 1 || !info[0].IsArray()) throw MakeError(env, "ERR_INVALID_ARG", "Expected an array of batches");
-    auto arr = info[0].As<Napi::Array>();
-    if (arr.Length() == 0) throw MakeError(env, "ERR_INVALID_ARG", "Expected at least one batch");
+    Bert& m = Use(env);
+    Napi::Value list = info.Length() > 0 ? info[0] : env.Undefined();
+    if (!list.IsArray()) throw MakeError(env, "ERR_INVALID_ARG", "Expected an array of Batches for batches but received " + DescribeValue(list));
+    auto arr = list.As<Napi::Array>();
+    if (arr.Length() == 0) throw MakeError(env, "ERR_INVALID_ARG", "Expected at least one Batch in batches but received an empty array");
     auto micro = std::make_shared<std::vector<BatchTensors>>();
-    for (uint32_t i = 0; i < arr.Length(); i++) micro->push_back(ReadBatch(env, arr.Get(i).As<Napi::Object>(), true));
+    for (uint32_t i = 0; i < arr.Length(); i++)
+      micro->push_back(ReadBatch(env, arr.Get(i), "batches[" + std::to_string(i) + "]", m.config(), true));
     Napi::Object o = ArgObject(info, 1, "options");
-    double lr = GetNum(o, "lr", -1);
-    if (!(lr >= 0)) throw MakeError(env, "ERR_INVALID_ARG", "Expected a non-negative number for lr");
-    double maxGradNorm = GetNum(o, "maxGradNorm", 0);
+    const char* w = "options";
     AdamWOptions opt;
-    opt.weight_decay = GetNum(o, "weightDecay", 0);
-    opt.beta1 = GetNum(o, "beta1", 0.9);
-    opt.beta2 = GetNum(o, "beta2", 0.999);
-    opt.eps = GetNum(o, "eps", 1e-8);
-    uint64_t seed = static_cast<uint64_t>(GetNum(o, "rngSeed", 0));
-    auto model = model_;
+    opt.lr = RequireNumber(o, "learningRate", w);
+    opt.weight_decay = RequireNumber(o, "weightDecay", w);
+    opt.eps = RequireNumber(o, "eps", w);
+    Napi::Value betas = o.Get("betas");
+    if (!betas.IsArray() || betas.As<Napi::Array>().Length() != 2 || !betas.As<Napi::Array>().Get(0u).IsNumber() ||
+        !betas.As<Napi::Array>().Get(1u).IsNumber())
+      throw MakeError(env, "ERR_INVALID_ARG", "Expected a pair of numbers for options.betas but received " + DescribeValue(betas));
+    opt.beta1 = betas.As<Napi::Array>().Get(0u).As<Napi::Number>().DoubleValue();
+    opt.beta2 = betas.As<Napi::Array>().Get(1u).As<Napi::Number>().DoubleValue();
+    const double maxGradNorm = RequireNumber(o, "maxGradNorm", w);
+    const uint64_t seed = static_cast<uint64_t>(RequireInt(o, "rngSeed", w));
+    auto model = payload();
     auto res = std::make_shared<StepResult>();
     return Run(env, "roots.model.trainStep",
-      [model, micro, lr, maxGradNorm, opt, seed, res] {
+      [model, micro, opt, maxGradNorm, seed, res] {
         for (auto& b : *micro) ToDevice(b, model->device());
         // ROOTS_PROFILE=trace.json records one step as a chrome trace (for performance work).
         static const char* profile = std::getenv("ROOTS_PROFILE");
         std::unique_ptr<torch::autograd::profiler::RecordProfile> rec;
         if (profile && model->optimizerStep() == 3) rec = std::make_unique<torch::autograd::profiler::RecordProfile>(std::string(profile));
-        *res = model->trainStep(*micro, lr, maxGradNorm, opt, seed);
+        *res = model->trainStep(*micro, opt, maxGradNorm, seed);
       },
       [res, model](Napi::Env env) -> Napi::Value {
         Napi::Object r = Napi::Object::New(env);
@@ -366,7 +250,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // ---- parameters ------------------------------------------------------------------------------
   Napi::Value ParameterInfo(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Bert& m = Check(env);
+    Bert& m = Use(env);
     auto frozen = m.frozenNames();
     std::set<std::string> fz(frozen.begin(), frozen.end());
     auto a = Napi::Array::New(env);
@@ -381,57 +265,46 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
     return a;
   }
   Napi::Value GetParameter(const Napi::CallbackInfo& info) {
-    Bert& m = Check(info.Env());
+    Bert& m = Use(info.Env());
     std::string name = ArgString(info, 0, "name");
     auto t = m.find(name);
     if (!t) throw MakeError(info.Env(), "ERR_INVALID_ARG", "no parameter named '" + name + "'");
     return ToFloat32Array(info.Env(), *t);
   }
   Napi::Value GetGradient(const Napi::CallbackInfo& info) {
-    Bert& m = Check(info.Env());
-    std::string name = ArgString(info, 0, "name");
-    return CallGuarded(info.Env(), [&]() -> Napi::Value { return ToFloat32Array(info.Env(), m.gradOf(name)); });
+    Bert& m = Use(info.Env());
+    return ToFloat32Array(info.Env(), m.gradOf(ArgString(info, 0, "name")));
   }
   Napi::Value SetParameter(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Bert& m = Check(env);
+    Bert& m = Use(env);
     std::string name = ArgString(info, 0, "name");
     auto t = m.find(name);
     if (!t) throw MakeError(env, "ERR_INVALID_ARG", "no parameter named '" + name + "'");
-    auto src = CopyFloat32Array(env, info[1], "values", t->numel());
-    CallGuarded(env, [&] { torch::NoGradGuard ng; t->copy_(src.view(t->sizes())); });
+    auto src = CopyFloat32Array(env, info.Length() > 1 ? info[1] : env.Undefined(), "values", t->numel());
+    torch::NoGradGuard ng;
+    t->copy_(src.view(t->sizes()));
     return env.Undefined();
   }
   Napi::Value InitWeights(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Bert& m = Check(env);
-    uint64_t seed = static_cast<uint64_t>(ArgNumber(info, 0, "seed"));
-    std::vector<std::string> names;
-    if (info.Length() > 1 && info[1].IsArray()) {
-      auto a = info[1].As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) names.push_back(a.Get(i).As<Napi::String>().Utf8Value());
-      CallGuarded(env, [&] { m.initWeights(seed, names); });
-    } else {
-      CallGuarded(env, [&] { m.initWeights(seed); });
-    }
+    Bert& m = Use(env);
+    uint64_t seed = static_cast<uint64_t>(ArgInt(info, 0, "seed"));
+    if (info.Length() > 1 && !info[1].IsUndefined()) m.initWeights(seed, StringList(env, info[1], "names"));
+    else m.initWeights(seed);
     return env.Undefined();
   }
   Napi::Value SetFrozen(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Bert& m = Check(env);
-    std::vector<std::string> pats;
-    if (info.Length() > 0 && info[0].IsArray()) {
-      auto a = info[0].As<Napi::Array>();
-      for (uint32_t i = 0; i < a.Length(); i++) pats.push_back(a.Get(i).As<Napi::String>().Utf8Value());
-    }
-    CallGuarded(env, [&] { m.setFrozen(pats); });
+    Bert& m = Use(env);
+    m.setFrozen(StringList(env, info.Length() > 0 ? info[0] : env.Undefined(), "patterns"));
     auto names = m.frozenNames();
     auto out = Napi::Array::New(env, names.size());
     for (size_t i = 0; i < names.size(); i++) out.Set(static_cast<uint32_t>(i), names[i]);
     return out;
   }
   Napi::Value SetPrecision(const Napi::CallbackInfo& info) {
-    Bert& m = Check(info.Env());
+    Bert& m = Use(info.Env());
     std::string p = ArgString(info, 0, "precision");
     if (p != "fp32" && p != "bf16") throw MakeError(info.Env(), "ERR_INVALID_ARG", "Expected 'fp32' or 'bf16' for precision but received '" + p + "'");
     m.setPrecision(p);
@@ -460,23 +333,24 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // header parsed and matched in TS; shapes were checked there and are checked again here.
   Napi::Value LoadSafetensors(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Bert& m = Check(env);
+    Use(env);
     std::string path = ArgString(info, 0, "path");
     if (info.Length() < 2 || !info[1].IsArray()) throw MakeError(env, "ERR_INVALID_ARG", "Expected an array of entries");
     auto a = info[1].As<Napi::Array>();
     auto entries = std::make_shared<std::vector<TensorEntry>>();
     for (uint32_t i = 0; i < a.Length(); i++) {
-      auto o = a.Get(i).As<Napi::Object>();
+      Napi::Value v = a.Get(i);
+      if (!v.IsObject()) throw MakeError(env, "ERR_INVALID_ARG", "Expected an object for entries[" + std::to_string(i) + "] but received " + DescribeValue(v));
+      auto o = v.As<Napi::Object>();
       TensorEntry e;
-      e.target = GetStr(o, "target", "");
-      e.dtype = GetStr(o, "dtype", "");
-      e.shape = GetShape(env, o.Get("shape"));
-      e.begin = GetInt(o, "begin", -1);
-      e.end = GetInt(o, "end", -1);
+      e.target = RequireString(o, "target", "entry");
+      e.dtype = RequireString(o, "dtype", "entry");
+      e.shape = GetShape(o, "entry");
+      e.begin = RequireInt(o, "begin", "entry");
+      e.end = RequireInt(o, "end", "entry");
       entries->push_back(e);
     }
-    (void)m;
-    auto model = model_;
+    auto model = payload();
     return Run(env, "roots.model.loadSafetensors",
       [model, path, entries] {
         struct stat st;
@@ -503,7 +377,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   // gives a temporary path and renames it, so a crash never leaves a half-written checkpoint.
   Napi::Value Save(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Bert& m = Check(env);
+    Bert& m = Use(env);
     std::string path = ArgString(info, 0, "path");
     std::string what = ArgString(info, 1, "what");
     std::map<std::string, std::string> meta;
@@ -511,13 +385,13 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       auto o = info[2].As<Napi::Object>();
       auto keys = o.GetPropertyNames();
       for (uint32_t i = 0; i < keys.Length(); i++) {
-        std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+        std::string k = keys.Get(i).ToString().Utf8Value();
         meta[k] = o.Get(k).ToString().Utf8Value();
       }
     }
     if (what != "model" && what != "optimizer") throw MakeError(env, "ERR_INVALID_ARG", "Expected 'model' or 'optimizer'");
     if (what == "optimizer") meta["step"] = std::to_string(m.optimizerStep());
-    auto model = model_;
+    auto model = payload();
     return Run(env, "roots.model.save",
       [model, path, what, meta] {
         torch::NoGradGuard ng;
@@ -534,18 +408,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
       },
       nullptr);
   }
-
-  std::shared_ptr<Bert> model_;
-  int64_t bytes_ = 0;
-  bool busy_ = false;
-  bool disposePending_ = false;
 };
 
-bool ModelWrap::tearingDown = false;
-
-void InitModel(Napi::Env env, Napi::Object exports) {
-  exports.Set("Model", ModelWrap::Define(env));
-  env.AddCleanupHook([] { ModelWrap::tearingDown = true; });
-}
+void InitModel(Napi::Env env, Napi::Object exports) { exports.Set("Model", ModelWrap::Init(env)); }
 
 }  // namespace roots

@@ -180,7 +180,18 @@ class Cls(nn.Module):
         self.predictions = Predictions(c)
 
 
+def label_count(c, key="id2label"):
+    """The number of labels as config.json states it: id2label's size, else num_labels."""
+    if c.get(key):
+        return len(c[key])
+    if key == "id2label" and "num_labels" in c:
+        return c["num_labels"]
+    raise ValueError(f"config has no {key}")
+
+
 class Model(nn.Module):
+    """c: a config.json (Hugging Face's names) plus "head"."""
+
     def __init__(self, c):
         super().__init__()
         self.c, self.head = c, c["head"]
@@ -188,21 +199,21 @@ class Model(nn.Module):
         self.drop = nn.Dropout(c.get("hidden_dropout_prob", 0.0))
         self.bert = Bert(c, pooler=self.head in ("sequence", "intent-slots", "base"))
         if self.head in ("token", "sequence"):
-            self.classifier = nn.Linear(H, c["num_labels"])
+            self.classifier = nn.Linear(H, label_count(c))
         elif self.head == "mlm":
             self.cls = Cls(c)
         elif self.head == "qa":
             self.qa_outputs = nn.Linear(H, 2)
         elif self.head == "intent-slots":
-            self.intent_classifier = nn.Linear(H, c["num_labels"])
-            self.slot_classifier = nn.Linear(H, c["num_labels_2"])
+            self.intent_classifier = nn.Linear(H, label_count(c))
+            self.slot_classifier = nn.Linear(H, label_count(c, "slot_id2label"))
 
     def forward(self, b):
         x = self.bert(b["input_ids"], b["attention_mask"], b["token_type_ids"])
         c, h = self.c, self.head
         if h == "token":
             logits = self.classifier(self.drop(x))
-            return logits, F.cross_entropy(logits.view(-1, c["num_labels"]), b["labels"].view(-1), ignore_index=-100)
+            return logits, F.cross_entropy(logits.view(-1, label_count(c)), b["labels"].view(-1), ignore_index=-100)
         if h == "sequence":
             logits = self.classifier(self.drop(self.bert.pooler(x)))
             return logits, F.cross_entropy(logits, b["labels"].view(-1))
@@ -221,8 +232,8 @@ class Model(nn.Module):
         if h == "intent-slots":
             il = self.intent_classifier(self.drop(self.bert.pooler(x)))
             sl = self.slot_classifier(self.drop(x))
-            loss = F.cross_entropy(il, b["labels"].view(-1)) + c.get("aux_loss_weight", 1.0) * F.cross_entropy(
-                sl.reshape(-1, c["num_labels_2"]), b["slot_labels"].view(-1), ignore_index=-100)
+            loss = F.cross_entropy(il, b["labels"].view(-1)) + c.get("slot_loss_weight", 1.0) * F.cross_entropy(
+                sl.reshape(-1, label_count(c, "slot_id2label")), b["slot_labels"].view(-1), ignore_index=-100)
             return il, loss
         raise ValueError(h)
 

@@ -19,7 +19,6 @@ def main():
     model_dir, head, batches, out = sys.argv[1:5]
     c = json.load(open(os.path.join(model_dir, "config.json")))
     c["head"] = head
-    c["num_labels"] = len(c.get("id2label", {})) or c.get("num_labels", 2)
     bin_path = os.path.join(model_dir, "pytorch_model.bin")
     if os.path.exists(bin_path):
         sd = torch.load(bin_path, map_location="cpu")

@@ -8,6 +8,8 @@ import type { Batch } from '../lib/batch.js';
 import { RootsError } from '../lib/errors.js';
 import { native } from '../lib/native.js';
 import { BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification } from '../lib/models/bert.js';
+import { OPTIMIZER_DEFAULTS } from '../lib/models/optimizer.js';
+import { resolveArgs } from '../lib/trainer/args.js';
 import { maxRelError, python, readSafetensorsF32, rng, runPython, sharedData, tmp, writeSafetensors } from './helpers.js';
 
 const camphr = join(sharedData, 'models', 'camphr_ner_bert');
@@ -180,6 +182,14 @@ test('bad input is a clear error, never a crash', async (t) => {
   await t.test('sequence too long', () => assert.rejects(m.forward(batchOf(rng(1), 1, 30, 50, 3)), code('ERR_INVALID_ARG', /max_position_embeddings/)));
   await t.test('missing labels for training', () => assert.rejects(m.trainStep({ ...good, labels: undefined }, { learningRate: 1e-3 }), code('ERR_INVALID_ARG', /labels/)));
   await t.test('bad learning rate', () => assert.rejects(m.trainStep(good, { learningRate: -1 }), code('ERR_INVALID_ARG', /learningRate/)));
+  await t.test('an infinite learning rate', () => assert.rejects(m.trainStep(good, { learningRate: Infinity }),
+    code('ERR_INVALID_ARG', /^Expected a finite number >= 0 for learningRate but received Infinity$/)));
+  await t.test('betas out of range', () => assert.rejects(m.trainStep(good, { learningRate: 1e-3, betas: [0.9, 1] }), code('ERR_INVALID_ARG', /^Expected a number in \[0, 1\) for betas\[1\] but received 1$/)));
+  await t.test('forward(null)', () => assert.rejects(m.forward(null as unknown as Batch),
+    code('ERR_INVALID_ARG', /^Expected a Batch for batch but received null: a Batch is an object \{ batchSize, seqLen, inputIds, attentionMask, tokenTypeIds \} whose three arrays are Int32Arrays of batchSize \* seqLen values/)));
+  await t.test('trainStep with a null batch', () => assert.rejects(m.trainStep([good, null as unknown as Batch], { learningRate: 1e-3 }), code('ERR_INVALID_ARG', /Expected a Batch for batches\[1\] but received null/)));
+  await t.test('a batch without its attention mask', () => assert.rejects(m.forward({ ...good, attentionMask: undefined as unknown as Int32Array }),
+    code('ERR_INVALID_ARG', /Expected Int32Array for attentionMask \(length 10\) but received undefined/)));
   await t.test('a second step while one runs', async () => {
     const p = m.trainStep(good, { learningRate: 1e-3 });
     await assert.rejects(m.trainStep(good, { learningRate: 1e-3 }), code('ERR_BUSY'));
@@ -283,4 +293,25 @@ test('class weights: the loss is the weighted mean cross-entropy (as torch.nn.Cr
   assert.ok(Math.abs(out.loss! - num / den) < 1e-5, `${out.loss} vs ${num / den}`);
   m.dispose();
   assert.throws(() => BertForSequenceClassification.fromConfig({ ...small, class_weights: [1, 2] }, { labels: ['a', 'b', 'c'] }), /class_weights has 2 entries but there are 3 labels/);
+});
+
+test('trainStep defaults are Hugging Face\'s (AdamW 0.9/0.999/1e-8, no weight decay, clipping at 1), stated once', async () => {
+  const task = { defaultMetric: 'loss', greaterIsBetter: () => false };
+  const a = resolveArgs({}, false, task);
+  assert.deepEqual([a.adamBetas, a.adamEpsilon, a.weightDecay, a.maxGradNorm], [[0.9, 0.999], 1e-8, 0, 1]);
+  assert.deepEqual([[...OPTIMIZER_DEFAULTS.betas], OPTIMIZER_DEFAULTS.eps, OPTIMIZER_DEFAULTS.weightDecay, OPTIMIZER_DEFAULTS.maxGradNorm], [[0.9, 0.999], 1e-8, 0, 1]);
+  // Large initial weights: a gradient norm well above 1, so clipping shows.
+  const cfg = { ...small, initializer_range: 0.5, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0 };
+  const make = () => BertForTokenClassification.fromConfig(cfg, { labels: ['a', 'b', 'c'], seed: 4 });
+  const b = batchOf(rng(7), 2, 6, 50, 3);
+  const [dflt, explicit, unclipped] = [make(), make(), make()];
+  const r = await dflt.trainStep(b, { learningRate: 1e-2 });
+  await explicit.trainStep(b, { learningRate: 1e-2, weightDecay: 0, maxGradNorm: 1, betas: [0.9, 0.999], eps: 1e-8 });
+  await unclipped.trainStep(b, { learningRate: 1e-2, maxGradNorm: 0 });
+  assert.ok(r.gradNorm > 2, `gradient norm ${r.gradNorm}`);
+  for (const p of dflt.parameters()) assert.deepEqual(dflt.getParameter(p.name), explicit.getParameter(p.name), p.name);
+  // The gradients the update used were scaled by 1 / (norm + 1e-6) (clip_grad_norm_).
+  const g = dflt.getGradient('classifier.weight'), raw = unclipped.getGradient('classifier.weight');
+  assert.ok(maxRelError(g, raw.map((v) => v / (r.gradNorm + 1e-6))) <= 1e-5);
+  for (const m of [dflt, explicit, unclipped]) m.dispose();
 });

@@ -8,13 +8,14 @@ import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Batch } from '../batch.js';
-import { RootsError, expectNumber } from '../errors.js';
-import { call, callSync, native, type NativeBatch, type NativeModel, type NativeModelConfig, type NativeTensorEntry } from '../native.js';
+import { RootsError, describe } from '../errors.js';
+import { call, callSync, native, type NativeHead, type NativeModel, type NativeTensorEntry } from '../native.js';
 import { readCheckpointIndex, type TensorIndex } from '../weights/index.js';
 import { atomicPath, writeFileAtomic } from '../util/atomic-write.js';
-import { BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
+import { type BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
+import { resolveOptimizerOptions, type OptimizerOptions } from './optimizer.js';
 
-export type Head = NativeModelConfig['head'];
+export type Head = NativeHead;
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
 export type Precision = 'fp32' | 'bf16';
 
@@ -53,13 +54,9 @@ export interface ModelOutput {
   loss?: number;
 }
 
-export interface TrainStepOptions {
-  learningRate: number;
-  maxGradNorm?: number;
-  weightDecay?: number;
-  betas?: [number, number];
-  eps?: number;
-  /** Seeds the dropout masks of this step (the Trainer passes seed + step, so resumed runs match). */
+/** The step's optimizer options (Hugging Face's defaults, lib/models/optimizer.ts) and its seed. */
+export interface TrainStepOptions extends OptimizerOptions {
+  /** Seeds the dropout masks of this step (default 0; the Trainer passes seed + step, so resumed runs match). */
   rngSeed?: number;
 }
 
@@ -122,32 +119,8 @@ export class BertPreTrainedModel {
   protected constructor(config: BertConfig, head: Head, device: string, seed: number) {
     this.config = config;
     this.head = head;
-    const labels = labelsOf(config);
-    const slots = labelsOf(config, 'slot_id2label');
-    const nc: NativeModelConfig = {
-      vocab_size: config.vocab_size,
-      hidden_size: config.hidden_size,
-      num_hidden_layers: config.num_hidden_layers,
-      num_attention_heads: config.num_attention_heads,
-      intermediate_size: config.intermediate_size,
-      hidden_act: config.hidden_act,
-      hidden_dropout_prob: config.hidden_dropout_prob,
-      attention_probs_dropout_prob: config.attention_probs_dropout_prob,
-      classifier_dropout: config.classifier_dropout ?? -1,
-      max_position_embeddings: config.max_position_embeddings,
-      type_vocab_size: config.type_vocab_size,
-      layer_norm_eps: config.layer_norm_eps,
-      initializer_range: config.initializer_range,
-      pad_token_id: config.pad_token_id,
-      head,
-      num_labels: labels?.length ?? config.num_labels ?? 2,
-      num_labels_2: slots?.length ?? 0,
-      aux_loss_weight: config.slot_loss_weight ?? 1,
-      problem_type: config.problem_type ?? 'single_label_classification',
-      class_weights: config.class_weights,
-      seed,
-    };
-    this.nm = callSync(() => new (native().Model)(nc, device));
+    // The normalised config.json as it is, plus what it does not hold.
+    this.nm = callSync(() => new (native().Model)(config, { head, seed, device }));
   }
 
   /** A fresh model (HF's _init_weights) from a config object. */
@@ -236,6 +209,8 @@ export class BertPreTrainedModel {
   }
   get numParameters(): number { return callSync(() => this.nm.numParameters); }
   get device(): string { return callSync(() => this.nm.device); }
+  /** The AdamW kernel of this model's steps: 'one-pass' (CPU), 'per-tensor' (ROOTS_ADAMW=foreach) or 'fused-cuda'. */
+  get adamwKernel(): string { return callSync(() => this.nm.adamwKernel); }
   get disposed(): boolean { return this.nm.disposed; }
   get busy(): boolean { return this.nm.busy; }
   get labels(): string[] | undefined { return labelsOf(this.config); }
@@ -262,7 +237,7 @@ export class BertPreTrainedModel {
 
   /** Eval-mode forward pass (dropout off, no gradients) on a worker thread. */
   async forward(batch: Batch): Promise<ModelOutput> {
-    return call(() => this.nm.forward(toNative(batch)));
+    return call(() => this.nm.forward(batch));
   }
 
   /**
@@ -272,16 +247,10 @@ export class BertPreTrainedModel {
    */
   async trainStep(batches: Batch | Batch[], options: TrainStepOptions): Promise<StepResult> {
     const list = Array.isArray(batches) ? batches : [batches];
-    expectNumber('learningRate', options.learningRate, 0);
-    return call(() => this.nm.trainStep(list.map(toNative), {
-      lr: options.learningRate,
-      maxGradNorm: options.maxGradNorm ?? 0,
-      weightDecay: options.weightDecay ?? 0,
-      beta1: options.betas?.[0] ?? 0.9,
-      beta2: options.betas?.[1] ?? 0.999,
-      eps: options.eps ?? 1e-8,
-      rngSeed: options.rngSeed ?? 0,
-    }));
+    const optimizer = resolveOptimizerOptions(options);
+    const rngSeed = options.rngSeed ?? 0;
+    if (!Number.isSafeInteger(rngSeed) || rngSeed < 0) throw new RootsError('ERR_INVALID_ARG', `Expected a non-negative integer for rngSeed but received ${describe(rngSeed)}`);
+    return call(() => this.nm.trainStep(list, { ...optimizer, rngSeed }));
   }
 
   /**
@@ -339,15 +308,13 @@ function prepareConfig(c: BertConfig, head: Head, o: FromPretrainedOptions): Ber
     throw new RootsError('ERR_CONFIG', `a ${ARCHITECTURE[head]} needs labels: pass { labels: [...] } or a config with id2label`);
   }
   if (head === 'intent-slots' && !cfg.slot_id2label) throw new RootsError('ERR_CONFIG', 'BertForIntentAndSlots needs slotLabels (or slot_id2label in config.json)');
+  // The joint loss is intent + slot_loss_weight * slots; 1 unless config.json says otherwise.
+  if (head === 'intent-slots' && cfg.slot_loss_weight === undefined) cfg = { ...cfg, slot_loss_weight: 1 };
+  const numLabels = labelsOf(cfg)?.length;
+  if (cfg.class_weights && (head === 'token' || head === 'sequence' || head === 'intent-slots') && cfg.class_weights.length !== numLabels) {
+    throw new RootsError('ERR_CONFIG', `class_weights has ${cfg.class_weights.length} entries but there are ${numLabels} labels`);
+  }
   return cfg;
-}
-
-function toNative(b: Batch): NativeBatch {
-  return {
-    batchSize: b.batchSize, seqLen: b.seqLen, inputIds: b.inputIds, attentionMask: b.attentionMask,
-    tokenTypeIds: b.tokenTypeIds, labels: b.labels, labelsFloat: b.labelsFloat, slotLabels: b.slotLabels,
-    startPositions: b.startPositions, endPositions: b.endPositions,
-  };
 }
 
 export class BertModel extends BertPreTrainedModel { static override readonly head: Head = 'base'; }

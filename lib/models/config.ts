@@ -60,6 +60,8 @@ export const BERT_DEFAULTS: BertConfig = {
   position_embedding_type: 'absolute',
 };
 
+const PROBLEM_TYPES: readonly string[] = ['single_label_classification', 'multi_label_classification', 'regression'];
+
 const INT_FIELDS = ['vocab_size', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'intermediate_size',
   'max_position_embeddings', 'type_vocab_size'] as const;
 
@@ -82,6 +84,27 @@ export function normalizeConfig(raw: Partial<BertConfig>, where = 'config'): Ber
   }
   if (c.position_embedding_type && c.position_embedding_type !== 'absolute') {
     throw new RootsError('ERR_CONFIG', `${where}: position_embedding_type "${c.position_embedding_type}" is not supported (only "absolute")`);
+  }
+  if (c.classifier_dropout !== undefined && c.classifier_dropout !== null && (typeof c.classifier_dropout !== 'number' || c.classifier_dropout < 0 || c.classifier_dropout >= 1)) {
+    throw new RootsError('ERR_CONFIG', `${where}: expected null or a number in [0, 1) for classifier_dropout but found ${JSON.stringify(c.classifier_dropout)}`);
+  }
+  for (const k of ['layer_norm_eps', 'initializer_range'] as const) {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RootsError('ERR_CONFIG', `${where}: expected a positive number for ${k} but found ${JSON.stringify(v)}`);
+  }
+  if (c.pad_token_id !== null && !Number.isInteger(c.pad_token_id)) {
+    throw new RootsError('ERR_CONFIG', `${where}: expected an integer (or null) for pad_token_id but found ${JSON.stringify(c.pad_token_id)}`);
+  }
+  if (typeof c.hidden_act !== 'string') throw new RootsError('ERR_CONFIG', `${where}: expected a string for hidden_act but found ${JSON.stringify(c.hidden_act)}`);
+  if (c.problem_type !== undefined && c.problem_type !== null && !PROBLEM_TYPES.includes(c.problem_type)) {
+    throw new RootsError('ERR_CONFIG', `${where}: problem_type ${JSON.stringify(c.problem_type)} is not one of ${PROBLEM_TYPES.map((p) => `"${p}"`).join(', ')} (or null)`);
+  }
+  if (c.class_weights !== undefined && c.class_weights !== null &&
+      (!Array.isArray(c.class_weights) || c.class_weights.some((w) => typeof w !== 'number' || !Number.isFinite(w) || w < 0))) {
+    throw new RootsError('ERR_CONFIG', `${where}: class_weights must be an array of non-negative numbers (one per label) but found ${JSON.stringify(c.class_weights)}`);
+  }
+  if (c.slot_loss_weight !== undefined && (typeof c.slot_loss_weight !== 'number' || !Number.isFinite(c.slot_loss_weight) || c.slot_loss_weight < 0)) {
+    throw new RootsError('ERR_CONFIG', `${where}: expected a non-negative number for slot_loss_weight but found ${JSON.stringify(c.slot_loss_weight)}`);
   }
   if (c.id2label) {
     const n = Object.keys(c.id2label).length;

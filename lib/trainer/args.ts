@@ -4,6 +4,7 @@
  */
 import { RootsError, describe } from '../errors.js';
 import type { FreezeStrategy, Precision } from '../models/bert.js';
+import { resolveOptimizerOptions } from '../models/optimizer.js';
 import { SCHEDULES, type ScheduleName } from './schedule.js';
 import type { ProgressMode } from './progress.js';
 
@@ -48,7 +49,9 @@ export interface TrainingArgs {
   weightDecay?: number;
   /** Clip the gradient norm to this (default 1; 0 turns clipping off). */
   maxGradNorm?: number;
+  /** AdamW's betas (default [0.9, 0.999]). */
   adamBetas?: [number, number];
+  /** AdamW's epsilon (default 1e-8). */
   adamEpsilon?: number;
   /** When to evaluate (default 'epoch' when there is an eval set, else 'no'; 'steps' when evalSteps is set). */
   evalStrategy?: IntervalStrategy;
@@ -202,23 +205,24 @@ export function resolveArgs(args: TrainingArgs, hasEval: boolean, task: { defaul
     if (saveStrategy !== evalStrategy) throw new RootsError('ERR_CONFIG', `args.loadBestModelAtEnd needs a checkpoint at every evaluation: saveStrategy ('${saveStrategy}') must equal evalStrategy ('${evalStrategy}')`);
     if (saveStrategy === 'steps' && saveSteps! % evalSteps! !== 0) throw new RootsError('ERR_CONFIG', `args.loadBestModelAtEnd needs a checkpoint at every evaluation: saveSteps (${saveSteps}) must be a multiple of evalSteps (${evalSteps})`);
   }
-  const betas = a.adamBetas ?? [0.9, 0.999];
-  if (!Array.isArray(betas) || betas.length !== 2) bad('adamBetas', 'a pair [beta1, beta2]', betas);
-  num('adamBetas[0]', betas[0], 0, 1); num('adamBetas[1]', betas[1], 0, 1);
+  // The optimizer's defaults and checks are the step's own (lib/models/optimizer.ts), named as args.*.
+  const optim = resolveOptimizerOptions(
+    { learningRate: a.learningRate ?? 5e-5, weightDecay: a.weightDecay, maxGradNorm: a.maxGradNorm, betas: a.adamBetas ?? undefined, eps: a.adamEpsilon },
+    { learningRate: 'args.learningRate', weightDecay: 'args.weightDecay', maxGradNorm: 'args.maxGradNorm', betas: 'args.adamBetas', eps: 'args.adamEpsilon' });
   const seed = a.seed === undefined ? 42 : a.seed;
   if (!Number.isInteger(seed) || seed < 0 || seed > 2 ** 31) bad('seed', 'an integer in [0, 2^31]', seed);
   return {
     outputDir, overwriteOutputDir: Boolean(a.overwriteOutputDir), epochs, maxSteps, batchSize,
     evalBatchSize: a.evalBatchSize === undefined ? batchSize * 2 : posInt('evalBatchSize', a.evalBatchSize),
     gradientAccumulationSteps: a.gradientAccumulationSteps === undefined ? 1 : posInt('gradientAccumulationSteps', a.gradientAccumulationSteps),
-    learningRate: a.learningRate === undefined ? 5e-5 : num('learningRate', a.learningRate, 0),
+    learningRate: optim.learningRate,
     lrScheduler: a.lrScheduler === undefined ? 'linear' : oneOf('lrScheduler', a.lrScheduler, SCHEDULES),
     warmupRatio: a.warmupRatio === undefined ? 0 : num('warmupRatio', a.warmupRatio, 0, 1),
     warmupSteps: a.warmupSteps === undefined ? null : (a.warmupSteps === 0 ? 0 : posInt('warmupSteps', a.warmupSteps)),
-    weightDecay: a.weightDecay === undefined ? 0 : num('weightDecay', a.weightDecay, 0),
-    maxGradNorm: a.maxGradNorm === undefined ? 1 : num('maxGradNorm', a.maxGradNorm, 0),
-    adamBetas: [betas[0], betas[1]],
-    adamEpsilon: a.adamEpsilon === undefined ? 1e-8 : num('adamEpsilon', a.adamEpsilon, 0, 1, true),
+    weightDecay: optim.weightDecay,
+    maxGradNorm: optim.maxGradNorm,
+    adamBetas: optim.betas,
+    adamEpsilon: optim.eps,
     evalStrategy, evalSteps, saveStrategy, saveSteps,
     saveTotalLimit: a.saveTotalLimit === undefined || a.saveTotalLimit === null ? null : posInt('saveTotalLimit', a.saveTotalLimit),
     loggingSteps: a.loggingSteps === undefined ? null : posInt('loggingSteps', a.loggingSteps),
