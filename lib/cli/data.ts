@@ -1,7 +1,8 @@
 /**
  * The data flags of `roots train`, `roots eval` and `roots predict` (one table for commander and
  * `--config` files), and the readers behind them: each split is read with the flags given, and a
- * missing path or an empty file is a one-line error naming the flag.
+ * missing path or an empty file is a one-line error naming the flag. (The readers' own messages
+ * name the flag and the API option both, e.g. "--encoding latin1 (API: { encoding: 'latin1' })".)
  */
 import { existsSync, statSync } from 'node:fs';
 import { DATA_FORMATS, readIntentSlotData, readTaggedData, readTextData, type TextDataOptions } from '../data/formats.js';
@@ -32,18 +33,6 @@ export const DATA_SPECS: readonly FlagSpec[] = [
   { key: 'trecLabels', flags: '--trec-labels <kind>', help: 'TREC labels: coarse (6 classes; default) or fine (50)', parse: parsers.choice(['coarse', 'fine'] as const) },
 ];
 
-/** Rewrites an API hint of the readers (`{ encoding: 'latin1' }`) into the flag, unless it names the flag already. */
-export async function withFlagHints<T>(read: () => Promise<T>): Promise<T> {
-  try {
-    return await read();
-  } catch (e) {
-    if (e instanceof RootsError && e.message.includes("{ encoding: 'latin1' }") && !e.message.includes('--encoding')) {
-      throw new RootsError(e.code, e.message.replace(/pass \{ encoding: 'latin1' \}/, 'pass --encoding latin1'), { cause: e });
-    }
-    throw e;
-  }
-}
-
 function requireFolder(flag: string, path: unknown, what: string): string {
   if (typeof path !== 'string' || path === '') throw new RootsError('ERR_INVALID_ARG', `${flag} is required`);
   if (!existsSync(path)) throw new RootsError('ERR_IO', `${flag} ${path}: no such folder`);
@@ -59,19 +48,19 @@ function nonEmpty<T>(flag: string, path: string, data: T[], what: string): T[] {
 /** Tagged sentences (NER) from a CoNLL or JSONL file. */
 export async function readTagged(flag: string, path: string, o: DataFlags): Promise<TaggedSentence[]> {
   requireFile(flag, path);
-  const data = await withFlagHints(() => readTaggedData(path, { format: o.format, encoding: o.encoding, tokenColumn: o.tokenColumn ?? 0, tagColumn: o.tagColumn ?? -1 }));
+  const data = await readTaggedData(path, { format: o.format, encoding: o.encoding, tokenColumn: o.tokenColumn ?? 0, tagColumn: o.tagColumn ?? -1 });
   return nonEmpty(flag, path, data, 'sentences');
 }
 
 /** Labelled texts (or pairs) from a TSV, CSV, JSONL or TREC file. */
 export async function readTexts(flag: string, path: string, o: DataFlags): Promise<TextExample[]> {
   requireFile(flag, path);
-  return nonEmpty(flag, path, await withFlagHints(() => readTextData(path, o)), 'examples');
+  return nonEmpty(flag, path, await readTextData(path, o), 'examples');
 }
 
 /** Utterances with intents and slots from a seq.in / seq.out / label folder. */
 export async function readUtterances(flag: string, path: string, o: DataFlags): Promise<IntentSlotExample[]> {
   requireFolder(flag, path, 'intent-slots reads a folder with seq.in, seq.out and label');
-  const data = await withFlagHints(() => readIntentSlotData(path, { format: o.format, encoding: o.encoding }));
+  const data = await readIntentSlotData(path, { format: o.format, encoding: o.encoding });
   return nonEmpty(flag, path, data, 'utterances');
 }

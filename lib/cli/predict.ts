@@ -18,7 +18,7 @@ import { intentSlotsPipeline, type IntentSlotsResult } from '../pipelines/intent
 import { nerPipeline } from '../pipelines/ner.js';
 import { textClassificationPipeline, type LabelScore, type TextClassificationInput } from '../pipelines/text-classification.js';
 import { DEVICE_PARSER, cli, parsers, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO } from './common.js';
-import { ENCODING_PARSER, withFlagHints } from './data.js';
+import { ENCODING_PARSER } from './data.js';
 import { flagName, modelTask, type CliTaskName } from './tasks.js';
 import type { FileEncoding } from '../data/readers.js';
 
@@ -156,7 +156,7 @@ export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO
   }
   if (o.input) {
     const path = requireFile('--input', o.input);
-    const content = await withFlagHints(() => readTextFile(path, { encoding: o.encoding }));
+    const content = await readTextFile(path, { encoding: o.encoding });
     for (const line of content.split(/\r?\n/)) {
       if (line.trim() === '') continue;
       const tab = line.indexOf('\t');
