@@ -26,7 +26,7 @@ import { forwardFeatures } from '../tasks/forward.js';
 import { intentSlotFeatures } from '../tasks/intent-slots.js';
 import { softmax } from '../tasks/text-classification.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { loadPipelineModel, pipelineHint, serialQueue, type PipelineSource } from './source.js';
+import { loadPipelineModel, makePipeline, type PipelineSource } from './source.js';
 import type { LabelScore } from './text-classification.js';
 
 export interface Slot {
@@ -78,17 +78,13 @@ function splitWords(text: string): Word[] {
 
 export async function intentSlotsPipeline(source: PipelineSource, options: IntentSlotsPipelineOptions = {}): Promise<IntentSlotsPipeline> {
   const batchSize = expectPositiveInt('batchSize', options.batchSize ?? 16);
-  const { model, tokenizer, owned } = await loadPipelineModel(source, BertForIntentAndSlots, 'a trained intent-slots model (BertForIntentAndSlots)', options);
-  if (model.head !== 'intent-slots') {
-    if (owned) model.dispose();
-    throw new RootsError('ERR_INVALID_ARG', `The intent-slots pipeline needs a BertForIntentAndSlots, not a ${model.head} head${pipelineHint(model.head, '{ model, tokenizer }')}`);
-  }
+  const loaded = await loadPipelineModel(source, BertForIntentAndSlots, 'a trained intent-slots model (BertForIntentAndSlots)', options,
+    { task: 'intent-slots', needs: 'a BertForIntentAndSlots' });
+  const { model, tokenizer } = loaded;
   const intents = model.labels!;
   const slotLabels = labelsOf(model.config, 'slot_id2label')!;
   const maxLength = expectPositiveInt('maxLength', options.maxLength ?? Math.min(512, model.config.max_position_embeddings));
   const outside = Math.max(0, slotLabels.indexOf('O'));
-  const serial = serialQueue();
-  let disposed = false;
 
   /** Per utterance: the intent scores, and each word's tag id and probability (-1: not seen). */
   const run = async (texts: readonly string[]) => {
@@ -130,33 +126,18 @@ export async function intentSlotsPipeline(source: PipelineSource, options: Inten
     return { intent: { label: intents[best], score: r.intent[best] }, slots };
   };
 
-  const call = (input: string | readonly string[]) => serial(async () => {
-    if (disposed) throw new RootsError('ERR_DISPOSED', 'This intent-slots pipeline was disposed');
+  const call = async (input: string | readonly string[]) => {
     const single = typeof input === 'string';
     if (!single && !Array.isArray(input)) throw new RootsError('ERR_INVALID_ARG', `Expected a string or an array of strings but received ${describe(input)}`);
     const texts = single ? [input as string] : (input as readonly string[]);
     const runs = await run(texts);
     const out = runs.map((r, i) => resultOf(texts[i], r));
     return single ? out[0] : out;
-  });
-
-  const dispose = (): void => { disposed = true; if (owned) model.dispose(); };
-  const pipe = call as unknown as IntentSlotsPipeline;
-  Object.defineProperties(pipe, {
-    task: { value: 'intent-slots', enumerable: true },
-    model: { value: model, enumerable: true },
-    tokenizer: { value: tokenizer, enumerable: true },
-    intents: { value: intents, enumerable: true },
-    slotLabels: { value: slotLabels, enumerable: true },
-    tags: {
-      value: (text: string) => serial(async () => {
-        const [r] = await run([text]);
-        const res = resultOf(text, r);
-        return { intent: res.intent.label, words: r.words.map((w) => w.text), tags: Array.from(r.tagIds, (id) => slotLabels[id]) };
-      }),
-    },
-    dispose: { value: dispose },
-    [Symbol.dispose]: { value: dispose },
-  });
-  return pipe;
+  };
+  const tags = async (text: string) => {
+    const [r] = await run([text]);
+    const res = resultOf(text, r);
+    return { intent: res.intent.label, words: r.words.map((w) => w.text), tags: Array.from(r.tagIds, (id) => slotLabels[id]) };
+  };
+  return makePipeline<IntentSlotsPipeline>('intent-slots', loaded, call, { intents, slotLabels, tags });
 }

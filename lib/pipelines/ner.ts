@@ -22,7 +22,7 @@ import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import { BertForTokenClassification, type BertPreTrainedModel, type Device, type Precision } from '../models/bert.js';
 import { forwardFeatures } from '../tasks/forward.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { loadPipelineModel, pipelineHint, serialQueue } from './source.js';
+import { loadPipelineModel, makePipeline } from './source.js';
 import {
   aggregateEntities, parseAggregation, softmaxRows, wordPieceTokensToString,
   type AggregationStrategy, type NerEntity, type PreEntity,
@@ -83,11 +83,9 @@ export async function nerPipeline(source: ModelSource, options: NerPipelineOptio
   const batchSize = expectPositiveInt('batchSize', options.batchSize ?? 8);
   // A folder's config.json must name a token classifier: a sequence classifier's head has the
   // same shape and would load, giving per-token "entities" from sentence-level labels.
-  const { model, tokenizer, owned } = await loadPipelineModel(source, BertForTokenClassification, 'a trained token-classification model', options);
-  if (model.head !== 'token') {
-    if (owned) model.dispose();
-    throw new RootsError('ERR_INVALID_ARG', `The ner pipeline needs a token-classification model, not a ${model.head} head${pipelineHint(model.head, '{ model, tokenizer }')}`);
-  }
+  const loaded = await loadPipelineModel(source, BertForTokenClassification, 'a trained token-classification model', options,
+    { task: 'ner', needs: 'a token-classification model' });
+  const { model, tokenizer } = loaded;
   const labels = model.labels!;
   const maxLength = expectPositiveInt('maxLength', options.maxLength ?? Math.min(512, model.config.max_position_embeddings));
   if (maxLength < 3) throw new RootsError('ERR_INVALID_ARG', `Expected maxLength of at least 3 but received ${maxLength}`);
@@ -99,7 +97,6 @@ export async function nerPipeline(source: ModelSource, options: NerPipelineOptio
   if (cls === undefined || sep === undefined) throw new RootsError('ERR_CONFIG', 'The tokenizer has no [CLS]/[SEP] tokens');
   const unk = tokenizer.unkTokenId;
   const prefix = '##';
-  let disposed = false;
 
   const prepare = (text: string, i: number): Prepared => {
     if (typeof text !== 'string') throw new RootsError('ERR_INVALID_ARG', `Expected a string for text ${i} but received ${describe(text)}`);
@@ -150,11 +147,7 @@ export async function nerPipeline(source: ModelSource, options: NerPipelineOptio
     });
   };
 
-  /** One call at a time on the model: later calls wait for earlier ones. */
-  const serial = serialQueue();
-
-  const call = (input: string | readonly string[], callOptions: NerCallOptions = {}): Promise<NerEntity[] | NerEntity[][]> => serial(async () => {
-    if (disposed) throw new RootsError('ERR_DISPOSED', 'This ner pipeline was disposed');
+  const call = async (input: string | readonly string[], callOptions: NerCallOptions = {}): Promise<NerEntity[] | NerEntity[][]> => {
     const single = typeof input === 'string';
     if (!single && !Array.isArray(input)) throw new RootsError('ERR_INVALID_ARG', `Expected a string or an array of strings but received ${describe(input)}`);
     const texts = single ? [input as string] : (input as readonly string[]);
@@ -162,24 +155,11 @@ export async function nerPipeline(source: ModelSource, options: NerPipelineOptio
     const logits = await run(prepared);
     const out = prepared.map((p, t) => entitiesOf(p, logits[t], callOptions));
     return single ? out[0] : out;
-  });
-
-  const pipe = call as unknown as TokenClassificationPipeline;
-  Object.defineProperties(pipe, {
-    task: { value: 'ner', enumerable: true },
-    model: { value: model, enumerable: true },
-    tokenizer: { value: tokenizer, enumerable: true },
-    labels: { value: labels, enumerable: true },
-    aggregation: { value: aggregation, enumerable: true },
-    tokenScores: {
-      value: (text: string) => serial(async () => {
-        const p = prepare(text, 0);
-        const [logits] = await run([p]);
-        return { tokens: p.tokens, offsets: p.offsets, logits, numLabels: labels.length };
-      }),
-    },
-    dispose: { value: () => { disposed = true; if (owned) model.dispose(); } },
-    [Symbol.dispose]: { value: () => { disposed = true; if (owned) model.dispose(); } },
-  });
-  return pipe;
+  };
+  const tokenScores = async (text: string) => {
+    const p = prepare(text, 0);
+    const [logits] = await run([p]);
+    return { tokens: p.tokens, offsets: p.offsets, logits, numLabels: labels.length };
+  };
+  return makePipeline<TokenClassificationPipeline>('ner', loaded, call, { labels, aggregation, tokenScores });
 }

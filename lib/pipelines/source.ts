@@ -39,11 +39,13 @@ export interface LoadedPipelineModel<T extends BertPreTrainedModel> {
 
 /**
  * Loads a trained model for a pipeline: `what` names the kind in errors ("a trained
- * text-classification model"); a folder without trained weights for every parameter is an error.
+ * text-classification model"); a folder without trained weights for every parameter is an error,
+ * and so is one whose config.json names another architecture. With `head`, a model passed in
+ * memory must have Class's head too (`needs` names it: "a sequence-classification model").
  */
 export async function loadPipelineModel<T extends BertPreTrainedModel>(
   source: PipelineSource, Class: ModelClass<T> & { fromPretrained(dir: string, o: object): Promise<T> }, what: string,
-  options: { device?: Device; precision?: Precision },
+  options: { device?: Device; precision?: Precision }, head?: { task: string; needs: string },
 ): Promise<LoadedPipelineModel<T>> {
   if (typeof source === 'string') {
     if (!['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(source, f)))) {
@@ -62,8 +64,46 @@ export async function loadPipelineModel<T extends BertPreTrainedModel>(
     }
     return { model, tokenizer, owned: true };
   }
-  if (source && typeof source === 'object' && source.model && source.tokenizer) return { model: source.model, tokenizer: source.tokenizer, owned: false };
-  throw new RootsError('ERR_INVALID_ARG', `Expected a model folder or { model, tokenizer } but received ${describe(source)}`);
+  if (!source || typeof source !== 'object' || !source.model || !source.tokenizer) {
+    throw new RootsError('ERR_INVALID_ARG', `Expected a model folder or { model, tokenizer } but received ${describe(source)}`);
+  }
+  if (head && source.model.head !== Class.head) {
+    throw new RootsError('ERR_INVALID_ARG', `The ${head.task} pipeline needs ${head.needs}, not a ${source.model.head} head${pipelineHint(source.model.head, '{ model, tokenizer }')}`);
+  }
+  return { model: source.model, tokenizer: source.tokenizer, owned: false };
+}
+
+/**
+ * The callable a pipeline returns. `call` and the functions among `props` run one at a time on the
+ * model (later calls wait for earlier ones, never ERR_BUSY) and fail with ERR_DISPOSED after
+ * dispose(); `task`, `model`, `tokenizer` and the other `props` are read-only properties.
+ * dispose() (and `[Symbol.dispose]`) frees the model when the pipeline loaded it.
+ */
+export function makePipeline<P>(
+  task: string, loaded: LoadedPipelineModel<BertPreTrainedModel>,
+  call: (...args: never[]) => Promise<unknown>, props: Record<string, unknown> = {},
+): P {
+  const serial = serialQueue();
+  let disposed = false;
+  const guarded = (fn: (...args: never[]) => unknown) => (...args: never[]) => serial(async () => {
+    if (disposed) throw new RootsError('ERR_DISPOSED', `This ${task} pipeline was disposed`);
+    return fn(...args);
+  });
+  const dispose = (): void => {
+    disposed = true;
+    if (loaded.owned) loaded.model.dispose();
+  };
+  const pipe = guarded(call);
+  const properties: PropertyDescriptorMap = {
+    task: { value: task, enumerable: true },
+    model: { value: loaded.model, enumerable: true },
+    tokenizer: { value: loaded.tokenizer, enumerable: true },
+    dispose: { value: dispose },
+    [Symbol.dispose]: { value: dispose },
+  };
+  for (const [k, v] of Object.entries(props)) properties[k] = typeof v === 'function' ? { value: guarded(v as (...args: never[]) => unknown) } : { value: v, enumerable: true };
+  Object.defineProperties(pipe, properties);
+  return pipe as P;
 }
 
 /** Runs `work` after every earlier call of the same queue has finished (one call at a time on a model). */

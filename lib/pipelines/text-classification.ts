@@ -26,7 +26,7 @@ import { BertForSequenceClassification, type BertPreTrainedModel, type Device, t
 import { forwardFeatures } from '../tasks/forward.js';
 import { isMultiLabel, sigmoid, softmax } from '../tasks/text-classification.js';
 import type { Tokenizer, TruncationStrategy } from '../tokenizer/index.js';
-import { loadPipelineModel, pipelineHint, serialQueue, type PipelineSource } from './source.js';
+import { loadPipelineModel, makePipeline, type PipelineSource } from './source.js';
 
 /** A text, or a pair (`textPair`; Transformers' `text_pair` is accepted too). */
 export type TextClassificationInput = string | { text: string; textPair?: string; text_pair?: string };
@@ -86,17 +86,13 @@ function pairOf(input: TextClassificationInput, i: number): [string, string | nu
 
 export async function textClassificationPipeline(source: PipelineSource, options: TextClassificationPipelineOptions = {}): Promise<TextClassificationPipeline> {
   const batchSize = expectPositiveInt('batchSize', options.batchSize ?? 16);
-  const { model, tokenizer, owned } = await loadPipelineModel(source, BertForSequenceClassification, 'a trained text-classification model', options);
-  if (model.head !== 'sequence') {
-    if (owned) model.dispose();
-    throw new RootsError('ERR_INVALID_ARG', `The text-classification pipeline needs a sequence-classification model, not a ${model.head} head${pipelineHint(model.head, '{ model, tokenizer }')}`);
-  }
+  const loaded = await loadPipelineModel(source, BertForSequenceClassification, 'a trained text-classification model', options,
+    { task: 'text-classification', needs: 'a sequence-classification model' });
+  const { model, tokenizer } = loaded;
   const labels = model.labels!;
   const multiLabel = isMultiLabel(model);
   const maxLength = expectPositiveInt('maxLength', options.maxLength ?? Math.min(512, model.config.max_position_embeddings));
   const truncation = options.truncation ?? 'longest_first';
-  const serial = serialQueue();
-  let disposed = false;
 
   const run = async (inputs: readonly TextClassificationInput[]): Promise<Float32Array[]> => {
     const features: Feature[] = inputs.map((input, i) => {
@@ -122,26 +118,12 @@ export async function textClassificationPipeline(source: PipelineSource, options
     return all.filter((s) => s.score >= threshold);
   };
 
-  const call = (input: TextClassificationInput | readonly TextClassificationInput[], callOptions: TextClassificationCallOptions = {}) => serial(async () => {
-    if (disposed) throw new RootsError('ERR_DISPOSED', 'This text-classification pipeline was disposed');
+  const call = async (input: TextClassificationInput | readonly TextClassificationInput[], callOptions: TextClassificationCallOptions = {}) => {
     const single = !Array.isArray(input);
     const inputs = single ? [input as TextClassificationInput] : (input as readonly TextClassificationInput[]);
     const logits = await run(inputs);
     const out = logits.map((row) => rank(row, callOptions));
     return single ? out[0] : out;
-  });
-
-  const dispose = (): void => { disposed = true; if (owned) model.dispose(); };
-  const pipe = call as unknown as TextClassificationPipeline;
-  Object.defineProperties(pipe, {
-    task: { value: 'text-classification', enumerable: true },
-    model: { value: model, enumerable: true },
-    tokenizer: { value: tokenizer, enumerable: true },
-    labels: { value: labels, enumerable: true },
-    multiLabel: { value: multiLabel, enumerable: true },
-    logits: { value: (inputs: readonly TextClassificationInput[]) => serial(() => run(inputs)) },
-    dispose: { value: dispose },
-    [Symbol.dispose]: { value: dispose },
-  });
-  return pipe;
+  };
+  return makePipeline<TextClassificationPipeline>('text-classification', loaded, call, { labels, multiLabel, logits: run });
 }
