@@ -340,9 +340,10 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
       // The decoder is tied to the word embeddings, with its own bias.
       return at::linear(y, P("bert.embeddings.word_embeddings.weight"), P("cls.predictions.bias"));
     };
-    if (b.labels.defined() && train) {
-      // Training: the vocabulary projection only where there is a target (HF projects every
-      // position and ignores most of them; the loss is the same).
+    if (b.labels.defined()) {
+      // With labels (training and evaluation): the vocabulary projection only where there is a
+      // target, in row-major order of the labelled positions: logits [N, V] (HF projects every
+      // position and ignores most of them; the loss is the same, and eval needs no B x T x V).
       auto flat = b.labels.reshape({B * T});
       auto idx = flat.ne(-100).nonzero().squeeze(-1);
       auto logits = transform(x.reshape({B * T, H}).index_select(0, idx));
@@ -350,9 +351,6 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
       out.logits = logits;
     } else {
       out.logits = transform(x);
-      if (b.labels.defined())
-        out.loss = at::cross_entropy_loss(out.logits.reshape({B * T, c.vocab_size}).to(torch::kFloat32),
-                                          b.labels.reshape({B * T}), {}, at::Reduction::Mean, -100);
     }
   } else if (h == "qa") {
     auto lg = at::linear(x, P("qa_outputs.weight"), P("qa_outputs.bias"));

@@ -45,7 +45,7 @@ export interface LoadReport {
 }
 
 export interface ModelOutput {
-  /** token/mlm: [B, T, L]; sequence/intent: [B, L]; qa: start logits [B, T] */
+  /** token/mlm: [B, T, L] (mlm with labels: [N, V] at the N labelled positions, row-major); sequence/intent: [B, L]; qa: start logits [B, T] */
   logits: Float32Array;
   dims: number[];
   /** qa: end logits [B, T]; intent-slots: slot logits [B, T, S]; base: pooled output [B, H] */
