@@ -12,6 +12,8 @@ export {
 export type { TrainerState, CheckpointInfo } from './checkpoint.js';
 export { JsonlLog, readJsonlLog } from './log.js';
 export type { LogRecord, TrainLogRecord, EvalLogRecord, SaveLogRecord, NonFiniteLogRecord, EndLogRecord, ErrorLogRecord } from './log.js';
+export { lockOutputDir, LOCK_NAME, LOCK_OWNER_FILE } from './lock.js';
+export type { OutputDirLock, LockOptions, LockOwner } from './lock.js';
 export { TrainingProgress } from './progress.js';
 export type { ProgressMode } from './progress.js';
 export { renderReport, writeReport, lineChart } from './report.js';
