@@ -205,6 +205,6 @@ export function checkTaskFlags(row: TaskRow, o: Partial<Record<TaskFlag, unknown
   const foreign = TASK_FLAGS.find((k) => o[k] !== undefined && !row.flags.includes(k));
   if (!foreign) return;
   const owners = Object.values(TASKS).filter((r) => r.flags.includes(foreign)).map((r) => r.name);
-  const where = command === '--task' ? `--task ${row.name}` : `a ${row.name} model`;
+  const where = command === '--task' ? `--task ${row.name}` : `${/^[aeiou]/.test(row.name) ? 'an' : 'a'} ${row.name} model`;
   throw new RootsError('ERR_INVALID_ARG', `${flagName(foreign)} is for ${command === '--task' ? '--task ' : ''}${owners.join(' and ')}${command === '--task' ? '' : ' models'}, not for ${where}`);
 }
