@@ -117,7 +117,7 @@ function checkPredictFlags(task: CliTaskName, o: PredictCommandOptions): void {
     if (owner === task || !p.flags.some(given)) continue;
     const names = p.flags.map(flagName);
     const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are` : `${names[0]} is`;
-    throw new RootsError('ERR_INVALID_ARG', `${list} for ${owner} models (--model ${o.model} is a ${task} model)`);
+    throw new RootsError('ERR_INVALID_ARG', `${list} for ${owner} models (--model ${o.model} is ${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task} model)`);
   }
 }
 
