@@ -335,7 +335,9 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
   } else if (h == "mlm") {
     auto transform = [&](const torch::Tensor& t) {
       auto y = act(at::linear(t, P("cls.predictions.transform.dense.weight"), P("cls.predictions.transform.dense.bias")));
-      y = at::layer_norm(y, {H}, P("cls.predictions.transform.LayerNorm.weight"),
+      // LayerNorm in fp32: LibTorch 1.13's CPU autocast does not cast it, and under bf16 autocast y
+      // is bf16 here (the encoder's LayerNorms get fp32 through their residual sums).
+      y = at::layer_norm(y.to(torch::kFloat32), {H}, P("cls.predictions.transform.LayerNorm.weight"),
                          P("cls.predictions.transform.LayerNorm.bias"), c.layer_norm_eps);
       // The decoder is tied to the word embeddings, with its own bias.
       return at::linear(y, P("bert.embeddings.word_embeddings.weight"), P("cls.predictions.bias"));

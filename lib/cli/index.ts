@@ -12,6 +12,7 @@ import { registerPredict } from './predict.js';
 import { registerInit } from './init.js';
 import { registerDemo } from './demo.js';
 import { registerVocab } from './vocab.js';
+import { registerPretrain } from './pretrain.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerDemo(program);
   registerVocab(program);
+  registerPretrain(program);
   // Commander's own errors (bad flag values, unknown options) print as one `roots: error: ...` line.
   program.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
   for (const cmd of program.commands) cmd.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });

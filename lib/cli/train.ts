@@ -129,6 +129,15 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'json', flags: '--json', help: 'print the results as JSON on standard output', parse: parsers.boolean },
 ];
 
+/** The flag specs of `roots train` named by `keys`, in that order (roots pretrain shares them). */
+export function trainFlagSpecs(keys: readonly (keyof TrainCommandOptions)[]): (FlagSpec & { negation?: string })[] {
+  return keys.map((k) => {
+    const spec = SPECS.find((s) => s.key === k);
+    if (!spec) throw new Error(`no roots train flag ${k}`);
+    return spec;
+  });
+}
+
 /** What `runTrain` returns (and `--json` prints; results.json holds it too). */
 export interface TrainSummary {
   out: string;
@@ -248,7 +257,7 @@ async function trainModel(
  * Runs the Trainer (Ctrl-C finishes the step and writes a checkpoint; a second Ctrl-C aborts),
  * saves the model, prints the dev report, scores the test set and writes the HTML report.
  */
-async function trainSaveAndTest<E>(
+export async function trainSaveAndTest<E>(
   trainer: Trainer<E>, o: TrainCommandOptions & { out: string }, test: readonly E[] | null, io: CliIO,
 ): Promise<{ result: TrainResult; devMetrics: Record<string, number> | null; testMetrics: Record<string, number> | null }> {
   let interrupted = 0;
@@ -280,7 +289,7 @@ async function trainSaveAndTest<E>(
 }
 
 /** The Trainer's arguments from `roots train` flags (undefined ones left to the Trainer's defaults). */
-function trainingArgs(o: TrainCommandOptions, d: { hasDev: boolean; maxLength: number }): TrainingArgs {
+export function trainingArgs(o: TrainCommandOptions, d: { hasDev: boolean; maxLength: number }): TrainingArgs {
   const args: TrainingArgs = {
     outputDir: o.out, overwriteOutputDir: o.overwrite, epochs: o.epochs, maxSteps: o.maxSteps, batchSize: o.batchSize,
     evalBatchSize: o.evalBatchSize, gradientAccumulationSteps: o.gradAccum, learningRate: o.lr, lrScheduler: o.scheduler,

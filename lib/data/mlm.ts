@@ -234,6 +234,11 @@ export class MlmBatches implements AsyncIterable<MlmBatch> {
     }
   }
 
+  /** Rows per epoch (the blocks), checked when a Trainer resumes. */
+  get rows(): number {
+    return this.blocks;
+  }
+
   /** Batches per epoch. */
   get length(): number {
     return this.#options.dropLast ? Math.floor(this.blocks / this.batchSize) : Math.ceil(this.blocks / this.batchSize);

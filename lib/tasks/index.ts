@@ -5,8 +5,12 @@ import { NerTask } from './ner.js';
 import { TextClassificationTask, isMultiLabel } from './text-classification.js';
 import { IntentSlotsTask } from './intent-slots.js';
 import type { Task } from './task.js';
+import { MlmTask } from './mlm.js';
 
-export type { Task, TaskContext, FeatureOutputs, Evaluation } from './task.js';
+export type { Task, TaskContext, FeatureOutputs, Evaluation, BatchSource } from './task.js';
+export { isBatchSource } from './task.js';
+export { MlmTask, evaluateMlm, mlmMetrics, MLM_METRICS } from './mlm.js';
+export type { MlmTotals } from './mlm.js';
 export { forwardFeatures } from './forward.js';
 export type { ForwardOptions } from './forward.js';
 export { NerTask, nerTask, evaluateNer, tagsFromOutputs, modelTagScheme, convertSentences } from './ner.js';
@@ -22,10 +26,10 @@ export {
 export type { IntentSlotFeature, IntentSlotsTaskOptions, IntentSlotsDetails, EvaluateIntentSlotsOptions } from './intent-slots.js';
 
 /** Task names the Trainer and the CLI accept. */
-export type TaskName = 'ner' | 'token-classification' | 'text-classification' | 'intent-slots';
+export type TaskName = 'ner' | 'token-classification' | 'text-classification' | 'intent-slots' | 'mlm';
 
 /** The head each named task trains. */
-const TASK_HEADS: Record<string, string> = { 'text-classification': 'sequence', 'intent-slots': 'intent-slots' };
+const TASK_HEADS: Record<string, string> = { 'text-classification': 'sequence', 'intent-slots': 'intent-slots', mlm: 'mlm' };
 
 /**
  * A task by name (or the task itself). With the model, the task is fitted to it
@@ -35,10 +39,12 @@ export function resolveTask<T extends Task<any, any>>(task: TaskName | T, model?
   if (typeof task === 'object' && task !== null) return task;
   const head = TASK_HEADS[task as string];
   if (model && head && model.head !== head) {
-    throw new RootsError('ERR_INVALID_ARG', `The ${task} task needs a ${head === 'sequence' ? 'BertForSequenceClassification' : 'BertForIntentAndSlots'} model, not a ${model.head} head`);
+    const needs = head === 'sequence' ? 'BertForSequenceClassification' : head === 'mlm' ? 'BertForMaskedLM' : 'BertForIntentAndSlots';
+    throw new RootsError('ERR_INVALID_ARG', `The ${task} task needs a ${needs} model, not a ${model.head} head`);
   }
   if (task === 'ner' || task === 'token-classification') return new NerTask();
   if (task === 'text-classification') return new TextClassificationTask({ multiLabel: model ? isMultiLabel(model) : false });
   if (task === 'intent-slots') return new IntentSlotsTask();
-  throw new RootsError('ERR_INVALID_ARG', `Unknown task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification', 'intent-slots' or a Task object`);
+  if (task === 'mlm') return new MlmTask();
+  throw new RootsError('ERR_INVALID_ARG', `Unknown task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification', 'intent-slots', 'mlm' or a Task object`);
 }

@@ -8,6 +8,28 @@ import type { BertPreTrainedModel } from '../models/bert.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { Feature } from '../data/features.js';
 import type { LabelVocab } from '../data/labels.js';
+import type { LoaderState } from '../data/loader.js';
+import type { Batch } from '../batch.js';
+
+/**
+ * A resumable source of training batches: `DataLoader` over encoded features, or `MlmBatches` over
+ * a token cache (pretraining). The Trainer's one loop reads either: `length` batches per epoch,
+ * iteration over the rest of the current epoch, and a `state()` checkpoints store and `restore()`
+ * takes back (the same batches follow, so a resumed run continues exactly).
+ */
+export interface BatchSource<B extends Batch = Batch> extends AsyncIterable<B> {
+  readonly length: number;
+  state(): LoaderState;
+  restore(state: LoaderState): void;
+  /** Training rows per epoch (for the resume check); default `length`. */
+  readonly rows?: number;
+}
+
+/** Whether `x` is a {@link BatchSource} rather than an array of examples. */
+export function isBatchSource(x: unknown): x is BatchSource {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && typeof (x as BatchSource).state === 'function' &&
+    typeof (x as BatchSource).restore === 'function' && typeof (x as BatchSource)[Symbol.asyncIterator] === 'function';
+}
 
 /** What a task needs to encode and score examples. */
 export interface TaskContext {
@@ -61,6 +83,13 @@ export interface Task<E = unknown, F extends Feature = Feature> {
   features(examples: readonly E[], ctx: TaskContext): F[];
   /** Turns outputs on `features` of `examples` into metrics and a report. */
   score(examples: readonly E[], features: readonly F[], outputs: FeatureOutputs, ctx: TaskContext): Evaluation;
+  /**
+   * Tasks that train from a batch source rather than examples (masked-LM: `MlmBatches`) set this and
+   * evaluate a source with {@link evaluateBatches}; the Trainer then has no labels and no features.
+   */
+  readonly batchSourceOnly?: boolean;
+  /** Scores the model on every batch of `batches` (a task with `batchSourceOnly`). */
+  evaluateBatches?(model: BertPreTrainedModel, batches: BatchSource): Promise<Evaluation>;
 }
 
 /** What the Trainer and the CLI need of a model: a BERT with a head (the native engine). */

@@ -20,7 +20,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DataLoader, type LoaderBatch } from '../data/loader.js';
+import { DataLoader } from '../data/loader.js';
+import type { Batch } from '../batch.js';
 import type { Feature } from '../data/features.js';
 import { LabelVocab } from '../data/labels.js';
 import { labelsOf } from '../models/config.js';
@@ -29,7 +30,7 @@ import type { BertPreTrainedModel, StepResult } from '../models/bert.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { forwardFeatures } from '../tasks/forward.js';
 import { resolveTask, type TaskName } from '../tasks/index.js';
-import type { Evaluation, Task, TaskContext } from '../tasks/task.js';
+import { isBatchSource, type BatchSource, type Evaluation, type Task, type TaskContext } from '../tasks/task.js';
 import { resolveArgs, type ResolvedArgs, type TrainingArgs } from './args.js';
 import {
   MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, cleanStaleCheckpoints, deleteCheckpoint, latestCheckpoint, listCheckpoints,
@@ -60,10 +61,13 @@ export interface TrainerCallbacks {
 export interface TrainerOptions<E = unknown> {
   model: BertPreTrainedModel;
   tokenizer: Tokenizer;
-  /** Training examples (NER: `TaggedSentence[]` from readConll). */
-  train: readonly E[];
-  /** Evaluation examples (dev set). */
-  eval?: readonly E[];
+  /**
+   * Training examples (NER: `TaggedSentence[]` from readConll), or a batch source for a task that
+   * trains from one (`task: 'mlm'`: `MlmBatches`, e.g. from `corpusBatches()`).
+   */
+  train: readonly E[] | BatchSource;
+  /** Evaluation examples (dev set), or a batch source (`'mlm'`: MlmBatches with `shuffle: false`). */
+  eval?: readonly E[] | BatchSource;
   /** `'ner'` (default) or a Task object. */
   task?: TaskName | Task<E>;
   /** Label names; must equal the model's (default: the model's id2label). */
@@ -107,6 +111,10 @@ export class Trainer<E = unknown> {
   readonly labels: LabelVocab;
   readonly trainExamples: readonly E[];
   readonly evalExamples: readonly E[] | null;
+  /** The batch source trained from (`task: 'mlm'`); null when training from examples. */
+  readonly trainSource: BatchSource | null;
+  /** The batch source evaluated on (`task: 'mlm'`). */
+  readonly evalSource: BatchSource | null;
   readonly callbacks: TrainerCallbacks;
   /** Final evaluations by name (`'eval'`, `'test'`), for the report. */
   readonly evaluations = new Map<string, ReportSection>();
@@ -129,17 +137,30 @@ export class Trainer<E = unknown> {
     const { model, tokenizer } = options;
     if (!model || typeof model.trainStep !== 'function') throw new RootsError('ERR_INVALID_ARG', 'Expected a model (e.g. a BertForTokenClassification) for options.model');
     if (!tokenizer || typeof tokenizer.encodeWords !== 'function') throw new RootsError('ERR_INVALID_ARG', 'Expected a Tokenizer for options.tokenizer');
-    if (!Array.isArray(options.train) || options.train.length === 0) throw new RootsError('ERR_INVALID_ARG', 'Expected a non-empty array of training examples for options.train');
-    if (options.eval !== undefined && !Array.isArray(options.eval)) throw new RootsError('ERR_INVALID_ARG', 'Expected an array of examples for options.eval');
     this.model = model;
     this.tokenizer = tokenizer;
     this.task = resolveTask(options.task ?? 'ner', model);
-    this.trainExamples = options.train;
-    this.evalExamples = options.eval && options.eval.length > 0 ? options.eval : null;
+    const fromSource = this.task.batchSourceOnly === true;
+    if (fromSource) {
+      // A task without examples (masked-LM): batches come from a source, evaluation from another.
+      if (!isBatchSource(options.train)) throw new RootsError('ERR_INVALID_ARG', `The ${this.task.name} task trains from a batch source (MlmBatches, e.g. from corpusBatches()) in options.train`);
+      if (options.eval !== undefined && !isBatchSource(options.eval)) throw new RootsError('ERR_INVALID_ARG', `The ${this.task.name} task evaluates a batch source (MlmBatches with shuffle: false) in options.eval`);
+      this.trainSource = options.train;
+      this.evalSource = options.eval ?? null;
+      this.trainExamples = [];
+      this.evalExamples = null;
+    } else {
+      if (!Array.isArray(options.train) || options.train.length === 0) throw new RootsError('ERR_INVALID_ARG', 'Expected a non-empty array of training examples for options.train');
+      if (options.eval !== undefined && !Array.isArray(options.eval)) throw new RootsError('ERR_INVALID_ARG', 'Expected an array of examples for options.eval');
+      this.trainSource = null;
+      this.evalSource = null;
+      this.trainExamples = options.train as readonly E[];
+      this.evalExamples = options.eval && (options.eval as readonly E[]).length > 0 ? options.eval as readonly E[] : null;
+    }
     this.callbacks = options.callbacks ?? {};
-    this.args = resolveArgs(options.args ?? {}, this.evalExamples !== null, this.task);
+    this.args = resolveArgs(options.args ?? {}, this.evalExamples !== null || this.evalSource !== null, this.task);
 
-    const modelLabels = model.labels;
+    const modelLabels = fromSource ? [] : model.labels;
     if (!modelLabels) throw new RootsError('ERR_CONFIG', 'The model has no labels: load it with { labels: [...] } (e.g. the tags of the training data)');
     if (options.labels && (options.labels.length !== modelLabels.length || options.labels.some((l, i) => l !== modelLabels[i]))) {
       throw new RootsError('ERR_CONFIG', `options.labels [${options.labels.join(', ')}] differ from the model's labels [${modelLabels.join(', ')}]; load the model with { labels } to give it that head`);
@@ -225,9 +246,10 @@ export class Trainer<E = unknown> {
       await cleanStaleCheckpoints(a.outputDir);
     }
 
-    // Data: features once, a seeded loader (its order is a function of seed and epoch).
-    const features = this.trainFeatures;
-    const loader = new DataLoader(features, { batchSize: a.batchSize, tokenizer: this.tokenizer, shuffle: true, seed: a.seed, bucketing: a.bucketing, padToMultipleOf: a.padToMultipleOf, numLabels: this.labels.size });
+    // Data: features once and a seeded loader (its order is a function of seed and epoch), or the
+    // batch source given (masked-LM: MlmBatches, the same contract).
+    const loader: BatchSource = this.trainSource ?? new DataLoader(this.trainFeatures, { batchSize: a.batchSize, tokenizer: this.tokenizer, shuffle: true, seed: a.seed, bucketing: a.bucketing, padToMultipleOf: a.padToMultipleOf, numLabels: this.labels.size });
+    const numRows = this.trainSource ? (this.trainSource.rows ?? this.trainSource.length) : this.trainFeatures.length;
     if (loader.length === 0) throw new RootsError('ERR_INVALID_ARG', 'The training examples produced no features');
     const accum = a.gradientAccumulationSteps;
     const stepsPerEpoch = Math.ceil(loader.length / accum);
@@ -239,7 +261,7 @@ export class Trainer<E = unknown> {
     const loggingSteps = a.loggingSteps ?? Math.min(50, Math.max(1, Math.round(totalSteps / 50)));
 
     // State: fresh, or from a checkpoint (weights, AdamW moments, loader position, best metric).
-    let state = this.#freshState(totalSteps, features.length);
+    let state = this.#freshState(totalSteps, numRows);
     if (resume) {
       state = await this.#restore(resume, state, loader);
       this.#progress.log(`Resuming from ${resume} (step ${state.globalStep} of ${totalSteps}, epoch ${state.epoch.toFixed(2)})`);
@@ -250,8 +272,9 @@ export class Trainer<E = unknown> {
     }
     this.#state = state;
 
-    this.#progress.log(`Training ${this.task.name}: ${this.trainExamples.length} examples${features.length !== this.trainExamples.length ? ` (${features.length} windows)` : ''}, ${totalSteps} optimizer steps ` +
-      `(${stepsPerEpoch} per epoch, batch ${a.batchSize}${accum > 1 ? ` x ${accum} accumulation` : ''}${a.bucketing ? ', grouped by length' : ''}), lr ${a.learningRate} ${a.lrScheduler}` +
+    const what = this.trainSource ? `${numRows} blocks` : `${this.trainExamples.length} examples${numRows !== this.trainExamples.length ? ` (${numRows} windows)` : ''}`;
+    this.#progress.log(`Training ${this.task.name}: ${what}, ${totalSteps} optimizer steps ` +
+      `(${stepsPerEpoch} per epoch, batch ${a.batchSize}${accum > 1 ? ` x ${accum} accumulation` : ''}${a.bucketing && !this.trainSource ? ', grouped by length' : ''}), lr ${a.learningRate} ${a.lrScheduler}` +
       `${schedule.warmupSteps ? ` with ${schedule.warmupSteps} warmup steps` : ''}, ${this.model.precision}, ${this.model.device}`);
     this.#progress.start(totalSteps, state.globalStep, { epoch: state.epoch, loss: null, learningRate: learningRateAt(schedule, Math.min(state.globalStep, totalSteps - 1)), tokensPerSecond: 0 });
 
@@ -259,7 +282,7 @@ export class Trainer<E = unknown> {
     let segmentStart = performance.now();
     try {
       outer: while (state.globalStep < totalSteps) {
-        let group: LoaderBatch[] = [];
+        let group: Batch[] = [];
         for await (const batch of loader) {
           group.push(batch);
           const position = loader.state().position;
@@ -343,8 +366,10 @@ export class Trainer<E = unknown> {
    * Scores the model on `examples` (default: the eval set). With a `name` other than `'eval'` the
    * result is kept for the report (`'test'`).
    */
-  async evaluate(examples?: readonly E[], options: { name?: string } = {}): Promise<Evaluation> {
-    const data = examples ?? this.evalExamples;
+  async evaluate(examples?: readonly E[] | BatchSource, options: { name?: string } = {}): Promise<Evaluation> {
+    if (this.task.batchSourceOnly) return this.#evaluateSource(examples, options);
+    if (examples !== undefined && !Array.isArray(examples)) throw new RootsError('ERR_INVALID_ARG', `The ${this.task.name} task evaluates an array of examples`);
+    const data = (examples as readonly E[] | undefined) ?? this.evalExamples;
     if (!data) throw new RootsError('ERR_INVALID_ARG', 'No examples to evaluate: pass them, or give the Trainer an eval set');
     let features: Feature[];
     if (examples === undefined || examples === this.evalExamples) {
@@ -356,15 +381,30 @@ export class Trainer<E = unknown> {
     const start = performance.now();
     const outputs = await forwardFeatures(this.model, features, { batchSize: this.args.evalBatchSize, padTokenId: this.tokenizer.padTokenId ?? 0, padToMultipleOf: this.args.padToMultipleOf });
     const evaluation = this.task.score(data, features, outputs, this.#ctx);
-    const name = options.name ?? 'eval';
-    if (name !== 'eval' || examples !== undefined) {
-      const record: EvalLogRecord = { type: 'eval', step: this.#state?.globalStep ?? 0, epoch: this.#state?.epoch ?? 0, name, metrics: evaluation.metrics, runtime: (performance.now() - start) / 1000, elapsed: this.#elapsed() };
-      this.#log.append(record);
-      this.#state?.history.push(record);
-      this.evaluations.set(name, { name, metrics: evaluation.metrics, report: evaluation.report });
-    }
+    this.#recordEvaluation(evaluation, examples !== undefined, options.name ?? 'eval', start);
     return evaluation;
   }
+
+  /** evaluate() for a task that scores batch sources (masked-LM). */
+  async #evaluateSource(source: readonly E[] | BatchSource | undefined, options: { name?: string }): Promise<Evaluation> {
+    if (source !== undefined && !isBatchSource(source)) throw new RootsError('ERR_INVALID_ARG', `The ${this.task.name} task evaluates a batch source (MlmBatches with shuffle: false), not an array`);
+    const data = source ?? this.evalSource;
+    if (!data) throw new RootsError('ERR_INVALID_ARG', 'Nothing to evaluate: pass a batch source, or give the Trainer one as options.eval');
+    const start = performance.now();
+    const evaluation = await this.task.evaluateBatches!(this.model, data);
+    this.#recordEvaluation(evaluation, source !== undefined, options.name ?? 'eval', start);
+    return evaluation;
+  }
+
+  /** Logs an evaluation outside the training loop (a test set, or eval data passed explicitly). */
+  #recordEvaluation(evaluation: Evaluation, explicit: boolean, name: string, start: number): void {
+    if (name === 'eval' && !explicit) return;
+    const record: EvalLogRecord = { type: 'eval', step: this.#state?.globalStep ?? 0, epoch: this.#state?.epoch ?? 0, name, metrics: evaluation.metrics, runtime: (performance.now() - start) / 1000, elapsed: this.#elapsed() };
+    this.#log.append(record);
+    this.#state?.history.push(record);
+    this.evaluations.set(name, { name, metrics: evaluation.metrics, report: evaluation.report });
+  }
+
 
   /** Saves the model and tokenizer (config.json, model.safetensors, tokenizer files) into `dir` (default: outputDir). */
   async saveModel(dir = this.args.outputDir): Promise<void> {
@@ -383,8 +423,9 @@ export class Trainer<E = unknown> {
       summary: {
         task: this.task.name,
         model: `BERT ${this.model.config.num_hidden_layers} layers, hidden ${this.model.config.hidden_size}, ${this.model.config.num_attention_heads} heads, ${(this.model.numParameters / 1e6).toFixed(2)}M parameters, ${this.model.precision}, ${this.model.device}`,
-        'training examples': this.trainExamples.length,
-        'eval examples': this.evalExamples?.length ?? 0,
+        ...(this.trainSource
+          ? { 'training blocks': this.trainSource.rows ?? this.trainSource.length, 'eval blocks': this.evalSource ? (this.evalSource.rows ?? this.evalSource.length) : 0 }
+          : { 'training examples': this.trainExamples.length, 'eval examples': this.evalExamples?.length ?? 0 }),
         'optimizer steps': s ? `${s.globalStep} of ${s.totalSteps}` : null,
         epochs: s ? +s.epoch.toFixed(3) : null,
         'stop reason': r?.stopReason ?? null,
@@ -427,11 +468,11 @@ export class Trainer<E = unknown> {
 
 
   /** Loads weights, optimizer state and trainer state from a checkpoint and positions the loader. */
-  async #restore(dir: string, fresh: TrainerState, loader: DataLoader): Promise<TrainerState> {
+  async #restore(dir: string, fresh: TrainerState, loader: BatchSource): Promise<TrainerState> {
     const saved = await readTrainerState(dir);
     for (const k of ['seed', 'batchSize', 'gradientAccumulationSteps', 'numFeatures'] as const) {
       if (saved.compat[k] !== fresh.compat[k]) {
-        const what = k === 'numFeatures' ? 'training windows' : k;
+        const what = k === 'numFeatures' ? (this.trainSource ? 'training blocks' : 'training windows') : k;
         throw new RootsError('ERR_CONFIG', `Cannot resume from ${dir}: it was written with ${what} ${saved.compat[k]} but this run has ${fresh.compat[k]} (the same data, seed, batchSize and gradientAccumulationSteps (--seed, --batch-size, --grad-accum) are needed to continue exactly)`);
       }
     }
