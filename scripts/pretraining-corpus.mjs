@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Writes the text of the TRAINING splits of the shared datasets as a pretraining corpus, one
 // sentence per line (never their dev or test splits): CoNLL-2003 eng.train, WNUT-17 train, SST-2
-// train, TREC train, SNIPS train, SemEval-2010 Task 8 train (entity markers removed). The Brown Corpus
-// is read in place by `roots pretrain` and is not copied. The output goes where you say (never into the
-// repository: the data stays under ../shared/data).
+// train, TREC train, SNIPS train, SemEval-2010 Task 8 train (entity markers removed), and the Brown
+// Corpus but every 50th sentence, which goes to a held-out file for the MLM evaluation. The output goes
+// where you say (never into the repository: the data stays under ../shared/data):
+//   OUT/train/*.txt   the training text (give the folder to `roots pretrain --train`)
+//   OUT/heldout.txt   held-out Brown sentences (`--eval`)
 //
 //   node scripts/pretraining-corpus.mjs [--data ../shared/data] --out /tmp/pretrain-text
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +19,7 @@ if (!values.out) {
 }
 const data = resolve(values.data ?? join(import.meta.dirname, '..', '..', 'shared', 'data'));
 const out = resolve(values.out);
-mkdirSync(out, { recursive: true });
+mkdirSync(join(out, 'train'), { recursive: true });
 const read = (p) => readFileSync(join(data, p), 'utf8');
 
 /** CoNLL columns: token first; sentences end at blank lines; -DOCSTART- skipped. */
@@ -37,7 +39,9 @@ function conllSentences(text) {
   return sentences;
 }
 
+const brown = read('corpora/brown/brown.txt').split(/\r?\n/).filter((l) => l.trim() !== '');
 const parts = {
+  'brown-train.txt': brown.filter((_, i) => i % 50 !== 49),
   'conll2003-train.txt': conllSentences(read('ner/conll2003/eng.train')),
   'wnut17-train.txt': conllSentences(read('ner/wnut17/wnut17train.conll')),
   'sst2-train.txt': read('textcls/sst2/train.tsv').split(/\r?\n/).slice(1).map((l) => l.split('\t')[1] ?? '').filter(Boolean),
@@ -48,8 +52,10 @@ const parts = {
 };
 let lines = 0;
 for (const [name, sentences] of Object.entries(parts)) {
-  writeFileSync(join(out, name), sentences.join('\n') + '\n');
+  writeFileSync(join(out, 'train', name), sentences.join('\n') + '\n');
   lines += sentences.length;
-  console.log(`${join(out, name)}: ${sentences.length} sentences`);
+  console.log(`${join(out, 'train', name)}: ${sentences.length} sentences`);
 }
-console.log(`${lines} sentences in ${Object.keys(parts).length} files; add ${join(data, 'corpora/brown/brown.txt')} to --train`);
+const heldout = brown.filter((_, i) => i % 50 === 49);
+writeFileSync(join(out, 'heldout.txt'), heldout.join('\n') + '\n');
+console.log(`${lines} training sentences in ${Object.keys(parts).length} files; ${heldout.length} held-out Brown sentences in ${join(out, 'heldout.txt')}`);
