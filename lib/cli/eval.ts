@@ -20,10 +20,11 @@ import { evaluateTextClassification } from '../tasks/text-classification.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { DEVICE_PARSER, cli, parsers, processIO, requireModelDir, resolvePrecision, type CliIO } from './common.js';
 import { DATA_SPECS, type DataFlags } from './data.js';
-import { TASKS, checkTaskFlags, modelTask, type CliTaskName } from './tasks.js';
+import { TASKS, TASK_FLAGS, checkTaskFlags, flagName, modelTask, type CliTaskName } from './tasks.js';
+import { MLM_EVAL_FLAGS, evalMlmCorpus, type MlmEvalFlags } from './pretrain.js';
 
 /** Options of `roots eval`. */
-export interface EvalCommandOptions extends DataFlags {
+export interface EvalCommandOptions extends DataFlags, MlmEvalFlags {
   model?: string;
   data?: string;
   json?: boolean;
@@ -95,7 +96,11 @@ function metricsLine(metrics: Record<string, number>): string {
 
 export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Promise<Record<string, unknown>> {
   const dir = requireModelDir('--model', o.model);
-  const row = TASKS[modelTask(await readConfig(dir), dir)];
+  const task = modelTask(await readConfig(dir), dir);
+  const foreign = (task === 'mlm' ? [...TASK_FLAGS, 'strict', 'threshold', 'format', 'encoding'] as const : MLM_EVAL_FLAGS).find((k) => o[k as keyof EvalCommandOptions] !== undefined);
+  if (foreign) throw new RootsError('ERR_INVALID_ARG', `${flagName(foreign)} is ${task === 'mlm' ? 'not for' : 'for'} masked-LM models (--model ${dir} is ${task === 'mlm' ? 'a masked-LM' : `a ${task}`} model)`);
+  if (task === 'mlm') return evalMlmCorpus(dir, o, io);
+  const row = TASKS[task];
   checkTaskFlags(row, o, 'model');
   if (!o.data) throw new RootsError('ERR_INVALID_ARG', `--data is required (${row.data})`);
   const examples = await row.read('--data', o.data, o);
@@ -115,9 +120,9 @@ export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Pro
 export function registerEval(program: Command, io: CliIO = processIO): void {
   const cmd = program
     .command('eval')
-    .description('score a trained model on labelled data: NER (seqeval report), text classification (accuracy, F1, MCC, report, confusion matrix), intent + slots (intent accuracy, slot F1, exact match)')
+    .description('score a trained model on labelled data: NER (seqeval report), text classification (accuracy, F1, MCC, report, confusion matrix), intent + slots (intent accuracy, slot F1, exact match); a masked-LM on plain text (loss, perplexity, masked-token accuracy)')
     .option('--model <dir>', 'trained model folder')
-    .option('--data <file>', 'labelled data: CoNLL (ner), TSV/CSV/JSONL/TREC (text-classification), a seq.in/seq.out/label folder (intent-slots)')
+    .option('--data <file>', 'labelled data: CoNLL (ner), TSV/CSV/JSONL/TREC (text-classification), a seq.in/seq.out/label folder (intent-slots); plain text (masked-LM)')
     .option('--json', 'print the scores as JSON')
     .option('--batch-size <n>', 'windows per batch (default 32)', cli(parsers.positiveInt))
     .option('--max-length <n>', 'window length in tokens (default as roots train: 256 for ner, 128 for text-classification and intent-slots)', cli(parsers.positiveInt))
@@ -126,5 +131,9 @@ export function registerEval(program: Command, io: CliIO = processIO): void {
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default auto)', cli(DEVICE_PARSER))
     .option('--precision <p>', 'fp32, bf16 or auto (default auto)', cli(parsers.choice(['fp32', 'bf16', 'auto'] as const)));
   for (const s of DATA_SPECS) cmd.option(s.flags, s.help, cli(s.parse));
+  cmd.option('--mlm-probability <p>', 'masked-LM: fraction of tokens masked (default 0.15)', cli(parsers.number(0, 1, true)))
+    .option('--whole-word-mask', 'masked-LM: mask whole words')
+    .option('--seed <n>', 'masked-LM: seed of the masks (default 42)', cli(parsers.nonNegativeInt))
+    .option('--documents <mode>', 'masked-LM: line (default) or blank-line', cli(parsers.choice(['line', 'blank-line'] as const)));
   cmd.action(async (o: EvalCommandOptions) => { await runEval(o, io); });
 }

@@ -4,7 +4,8 @@
  * - ner: entities with character offsets (`--aggregation`, default first: whole words);
  * - text-classification: labels with scores (`--top-k`, `--threshold`; pairs with `--text-pair`,
  *   or a TAB between the two texts of an `--input` line);
- * - intent-slots: the intent and the slots.
+ * - intent-slots: the intent and the slots;
+ * - masked-LM (roots pretrain): fill-mask, the `--top-k` (default 5) likeliest tokens for each [MASK].
  * `--input` reads one text per line (empty lines are skipped; `--encoding latin1` for Latin-1
  * files); `--json` prints one JSON object per text.
  */
@@ -17,9 +18,10 @@ import { AGGREGATION_STRATEGIES, type AggregationStrategy, type NerEntity } from
 import { intentSlotsPipeline, type IntentSlotsResult } from '../pipelines/intent-slots.js';
 import { nerPipeline } from '../pipelines/ner.js';
 import { textClassificationPipeline, type LabelScore, type TextClassificationInput } from '../pipelines/text-classification.js';
+import { fillMaskPipeline, type FillMaskOutput, type FillMaskResult } from '../pipelines/fill-mask.js';
 import { DEVICE_PARSER, cli, parsers, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO } from './common.js';
 import { ENCODING_PARSER } from './data.js';
-import { flagName, modelTask, type CliTaskName } from './tasks.js';
+import { flagName, modelTask, type ModelTaskName } from './tasks.js';
 import type { FileEncoding } from '../data/readers.js';
 
 export interface PredictCommandOptions {
@@ -59,7 +61,7 @@ interface PredictRun {
 const CHUNK = 256;
 
 /** Each task's pipeline and its flags; a flag of another task is an error naming the tasks that take it. */
-const PREDICTORS: Record<CliTaskName, { flags: readonly (keyof PredictCommandOptions)[]; run(r: PredictRun): Promise<void> }> = {
+const PREDICTORS: Record<ModelTaskName, { flags: readonly (keyof PredictCommandOptions)[]; run(r: PredictRun): Promise<void> }> = {
   ner: {
     flags: ['aggregation'],
     async run({ dir, inputs, load, o, emit }) {
@@ -93,6 +95,21 @@ const PREDICTORS: Record<CliTaskName, { flags: readonly (keyof PredictCommandOpt
       }
     },
   },
+  mlm: {
+    flags: ['topK'],
+    async run({ dir, inputs, load, o, emit }) {
+      const fill = await fillMaskPipeline(dir, { ...load, topK: o.topK ?? 5 });
+      try {
+        for (let i = 0; i < inputs.length; i += CHUNK) {
+          const part = inputs.slice(i, i + CHUNK).map((x) => x.text);
+          const results = await fill(part);
+          part.forEach((text, k) => { emit({ text, predictions: results[k] }, formatFillMask(text, results[k])); });
+        }
+      } finally {
+        fill.dispose();
+      }
+    },
+  },
   'intent-slots': {
     flags: [],
     async run({ dir, inputs, load, emit }) {
@@ -111,13 +128,15 @@ const PREDICTORS: Record<CliTaskName, { flags: readonly (keyof PredictCommandOpt
 };
 
 /** Throws for flags of other tasks' pipelines: all of one owner's flags named at once. */
-function checkPredictFlags(task: CliTaskName, o: PredictCommandOptions): void {
+function checkPredictFlags(task: ModelTaskName, o: PredictCommandOptions): void {
   const given = (k: keyof PredictCommandOptions) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length > 0 : o[k] !== undefined);
+  const mine = PREDICTORS[task].flags;
   for (const [owner, p] of Object.entries(PREDICTORS)) {
-    if (owner === task || !p.flags.some(given)) continue;
-    const names = p.flags.map(flagName);
+    if (owner === task || !p.flags.some((k) => given(k) && !mine.includes(k))) continue;
+    const names = p.flags.filter((k) => !mine.includes(k)).map(flagName);
     const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are` : `${names[0]} is`;
-    throw new RootsError('ERR_INVALID_ARG', `${list} for ${owner} models (--model ${o.model} is ${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task} model)`);
+    const kind = task === 'mlm' ? 'a masked-LM' : `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task}`;
+    throw new RootsError('ERR_INVALID_ARG', `${list} for ${owner} models (--model ${o.model} is ${kind} model)`);
   }
 }
 
@@ -135,6 +154,14 @@ export function formatLabels(input: Input, labels: readonly LabelScore[], multiL
   const head = input.textPair !== undefined ? `${input.text}\t${input.textPair}` : input.text;
   if (labels.length === 0) return `${head}\n  (no label${multiLabel ? ' reaches the threshold' : ''})\n`;
   return `${head}\n${table(labels.map((l) => ['  ' + l.label, l.score.toFixed(4)]))}`;
+}
+
+/** Fill-mask proposals of one text: score, token, filled sequence (a block per mask when there are several). */
+export function formatFillMask(text: string, out: FillMaskOutput): string {
+  const rows = (list: readonly FillMaskResult[]) => table(list.map((r) => ['  ' + r.score.toFixed(4), JSON.stringify(r.token_str), r.sequence]));
+  const lists = out.length > 0 && Array.isArray(out[0]) ? (out as FillMaskResult[][]) : null;
+  if (!lists) return `${text}\n${rows(out as FillMaskResult[])}`;
+  return `${text}\n${lists.map((l, m) => `  mask ${m + 1}:\n${rows(l)}`).join('')}`;
 }
 
 /** The intent and slots of one utterance as aligned lines. */
@@ -179,15 +206,15 @@ export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO
 export function registerPredict(program: Command, io: CliIO = processIO): void {
   program
     .command('predict')
-    .description('run a trained model on raw text: entities (ner), labels with scores (text-classification), intent and slots (intent-slots)')
+    .description('run a trained model on raw text: entities (ner), labels with scores (text-classification), intent and slots (intent-slots), fill-mask (masked-LM: texts with [MASK])')
     .option('--model <dir>', 'trained model folder')
     .option('--text <text>', 'a text (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--text-pair <text>', 'text-classification: the second text of a pair, matched to --text by position (repeat)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--input <file>', 'a file with one text per line (text-classification: a TAB separates the two texts of a pair)')
     .option('--encoding <name>', 'text encoding of --input: utf-8 (default; invalid bytes are an error) or latin1', cli(ENCODING_PARSER))
-    .option('--top-k <n>', 'text-classification: labels per text (default 1; multi-label: those reaching --threshold)', cli(parsers.positiveInt))
+    .option('--top-k <n>', 'text-classification: labels per text (default 1; multi-label: those reaching --threshold); masked-LM: tokens per [MASK] (default 5)', cli(parsers.positiveInt))
     .option('--threshold <p>', 'multi-label: the score a label needs (default 0.5)', cli(parsers.number(0, 1)))
-    .option('--json', 'one JSON object per text: {"text", "entities"} (ner), {"text", "labels"} (text-classification), {"text", "intent", "slots"} (intent-slots)')
+    .option('--json', 'one JSON object per text: {"text", "entities"} (ner), {"text", "labels"} (text-classification), {"text", "intent", "slots"} (intent-slots), {"text", "predictions"} (masked-LM: fill-mask)')
     .option('--aggregation <strategy>', `ner: ${AGGREGATION_STRATEGIES.join(', ')} (as Hugging Face's pipeline; default first: whole words, as roots trains them)`, cli(parsers.choice(AGGREGATION_STRATEGIES)))
     .option('--batch-size <n>', 'windows per forward pass (default 16)', cli(parsers.positiveInt))
     .option('--max-length <n>', 'window length in tokens (default: the model\'s maximum, up to 512)', cli(parsers.positiveInt))

@@ -14,7 +14,8 @@
  */
 import { type Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
-import { readdir, rm, rmdir } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_MAX_LINE_BYTES, type DocumentMode } from '../data/corpus.js';
 import { corpusBatches, type MlmBatches } from '../data/mlm.js';
@@ -23,7 +24,7 @@ import { RootsError } from '../errors.js';
 import { setNumThreads } from '../info.js';
 import { BertForMaskedLM, type Device } from '../models/bert.js';
 import { readConfig } from '../models/config.js';
-import { MLM_METRICS } from '../tasks/mlm.js';
+import { MLM_METRICS, evaluateMlm, mlmMetrics } from '../tasks/mlm.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { LOCK_NAME, lockOutputDir } from '../trainer/lock.js';
 import { formatDuration } from '../trainer/log.js';
@@ -44,6 +45,8 @@ export interface PretrainCommandOptions extends Omit<TrainCommandOptions, 'train
 }
 
 const DEFAULT_BLOCK = 128;
+/** Evaluation batch size of roots pretrain and roots eval: the masks of a batch depend on its rows, so both use the same. */
+const EVAL_BATCH = 32;
 
 const SPECS: FlagSpec[] = [
   { key: 'model', flags: '--model <dir>', help: 'model folder: a `roots init` folder (from scratch) or any checkpoint folder (continued pretraining; its vocabulary is kept)', parse: parsers.string },
@@ -130,7 +133,7 @@ export async function runPretrain(options: PretrainCommandOptions, io: CliIO = p
     io.err(`${train.built ? '\n' : ''}--train: ${train.cache.meta.tokens.toLocaleString('en-US')} tokens in ${train.cache.meta.documents.toLocaleString('en-US')} documents, ` +
       `${train.batches.blocks.toLocaleString('en-US')} blocks of ${blockSize} (${train.built ? 'token cache built' : 'token cache reused'}: ${cacheDir})\n`);
     if (o.eval) {
-      const e = await corpusBatches(o.eval, tokenizer, { ...read, batchSize: o.evalBatchSize ?? batchSize, flag: '--eval', shuffle: false, keepLastBlock: true });
+      const e = await corpusBatches(o.eval, tokenizer, { ...read, batchSize: o.evalBatchSize ?? EVAL_BATCH, flag: '--eval', shuffle: false, keepLastBlock: true });
       held = { batches: e.batches, cache: e.cache };
       io.err(`--eval: ${e.cache.meta.tokens.toLocaleString('en-US')} tokens, ${e.batches.blocks} blocks (the same masks at every evaluation)\n`);
     }
@@ -187,6 +190,62 @@ async function cleanUp(out: string, outExisted: boolean, cacheDir: string, cache
     for (const name of existsSync(out) ? await readdir(out) : []) {
       if (name !== LOCK_NAME) await rm(join(out, name), { recursive: true, force: true }).catch(() => {});
     }
+  }
+}
+
+/** The flags `roots eval` takes for masked-LM models only. */
+export const MLM_EVAL_FLAGS = ['mlmProbability', 'wholeWordMask', 'seed', 'documents'] as const;
+
+export interface MlmEvalFlags {
+  data?: string;
+  batchSize?: number;
+  maxLength?: number;
+  mlmProbability?: number;
+  wholeWordMask?: boolean;
+  seed?: number;
+  documents?: DocumentMode;
+  device?: string;
+  precision?: 'fp32' | 'bf16' | 'auto';
+  json?: boolean;
+}
+
+/**
+ * `roots eval` of a masked-LM folder: held-out text (files, folders or globs) packed into blocks and
+ * masked as `roots pretrain --eval` does (same --seed, --max-length, --mlm-probability and
+ * --batch-size: the same masked tokens), scored for loss, perplexity and masked-token accuracy.
+ */
+export async function evalMlmCorpus(dir: string, o: MlmEvalFlags, io: CliIO): Promise<Record<string, unknown>> {
+  if (!o.data) throw new RootsError('ERR_INVALID_ARG', '--data is required (plain text: files, folders or globs, .gz allowed)');
+  const folder = await readConfig(dir);
+  const blockSize = o.maxLength ?? Math.min(DEFAULT_BLOCK, folder.max_position_embeddings);
+  if (blockSize > folder.max_position_embeddings) throw new RootsError('ERR_CONFIG', `--max-length ${blockSize} exceeds the ${folder.max_position_embeddings} positions of ${dir}`);
+  const p = o.mlmProbability === undefined ? 0.15 : mlmProbability(o.mlmProbability);
+  const tokenizer = await Tokenizer.fromPretrained(dir);
+  const cacheDir = await mkdtemp(join(tmpdir(), 'roots-eval-'));
+  try {
+    const { batches, cache } = await corpusBatches(o.data, tokenizer, {
+      cacheDir, batchSize: o.batchSize ?? EVAL_BATCH, seqLen: blockSize, seed: o.seed ?? 42, mlmProbability: p, wholeWordMask: o.wholeWordMask ?? false,
+      documents: o.documents ?? 'line', shuffle: false, keepLastBlock: true, flag: '--data',
+    });
+    try {
+      const model = await BertForMaskedLM.fromPretrained(dir, { device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision), log: null });
+      try {
+        if (!model.loadReport.source) throw new RootsError('ERR_CHECKPOINT', `--model ${dir} has no weights (model.safetensors): pretrain it first`);
+        const totals = await evaluateMlm(model, batches);
+        const metrics = mlmMetrics(totals);
+        const result = { model: dir, data: o.data, task: 'mlm', tokens: cache.meta.tokens, blocks: batches.blocks, blockSize, maskedTokens: totals.masked, metrics };
+        io.out(o.json ? JSON.stringify(result, null, 2) + '\n'
+          : `loss ${metrics.loss.toFixed(4)}, perplexity ${metrics.perplexity.toFixed(2)}, masked-token accuracy ${metrics.accuracy.toFixed(4)} ` +
+            `(${totals.masked.toLocaleString('en-US')} masked tokens in ${batches.blocks} blocks of ${blockSize}, ${o.data})\n`);
+        return result;
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      await cache.close();
+    }
+  } finally {
+    await rm(cacheDir, { recursive: true, force: true });
   }
 }
 

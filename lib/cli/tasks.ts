@@ -186,13 +186,20 @@ export function taskRow(name: string | undefined): TaskRow {
   return row;
 }
 
+/** What a trained folder is for: a `roots train` task, or masked-LM (`roots pretrain`; fill-mask). */
+export type ModelTaskName = CliTaskName | 'mlm';
+
+/** Architectures `roots pretrain` makes or continues (a Transformers BertForPreTraining loads as BertForMaskedLM). */
+const MLM_ARCHITECTURES = ['BertForMaskedLM', 'BertForPreTraining'];
+
 /** The task a trained model folder is for, from config.json's architectures (or its label sets). */
-export function modelTask(config: BertConfig, dir: string): CliTaskName {
+export function modelTask(config: BertConfig, dir: string): ModelTaskName {
   const arch = config.architectures?.[0];
   const row = Object.values(TASKS).find((r) => r.architecture === arch);
   if (row) return row.name;
+  if (arch && MLM_ARCHITECTURES.includes(arch)) return 'mlm';
   if (!arch) return config.slot_id2label ? 'intent-slots' : 'ner';
-  throw new RootsError('ERR_CONFIG', `--model ${dir} holds a ${arch} (config.json's architectures); roots eval and predict take ${Object.values(TASKS).map((r) => r.architecture).join(', ')} models`);
+  throw new RootsError('ERR_CONFIG', `--model ${dir} holds a ${arch} (config.json's architectures); roots eval and predict take ${[...Object.values(TASKS).map((r) => r.architecture), 'BertForMaskedLM'].join(', ')} models`);
 }
 
 /** `--task-flag` form of an option key. */
