@@ -84,7 +84,11 @@ const ARCHITECTURE: Record<Head, string> = {
   mlm: 'BertForMaskedLM', qa: 'BertForQuestionAnswering', 'intent-slots': 'BertForIntentAndSlots',
 };
 
-/** Names in checkpoints that are not parameters of ours and are skipped silently. */
+/**
+ * Names in checkpoints that are not parameters of ours and are skipped silently. The MLM decoder's
+ * weight is the word-embedding matrix (tied; prepareConfig refuses `tie_word_embeddings: false`
+ * for a masked-LM), its bias an alias of cls.predictions.bias.
+ */
 function ignoredKey(k: string): boolean {
   return k.endsWith('embeddings.position_ids') || k === 'cls.predictions.decoder.weight' || k === 'cls.predictions.decoder.bias';
 }
@@ -198,6 +202,10 @@ export class BertPreTrainedModel {
     if (log) {
       if (report.missingKeys.length) log(`roots: ${report.missingKeys.length} weights were not in ${path} and are newly initialised: ${summarize(report.missingKeys)}. Train this model before using it for predictions.`);
       if (report.unexpectedKeys.length) log(`roots: ${report.unexpectedKeys.length} weights in ${path} were not used: ${summarize(report.unexpectedKeys)}`);
+      // Pretraining heads dropped for fine-tuning (or NSP, which roots does not train), said in words.
+      const arch = ARCHITECTURE[this.head];
+      if (report.unexpectedKeys.some((k) => k.startsWith('cls.predictions.'))) log(`roots: the masked-LM head (cls.predictions.*) is not used by ${arch}; the encoder is kept`);
+      if (report.unexpectedKeys.some((k) => k.startsWith('cls.seq_relationship.'))) log(`roots: the next-sentence-prediction head (cls.seq_relationship.*) is not used by ${arch}; the encoder is kept`);
     }
     this.loadReport = report;
     return report;
@@ -306,6 +314,9 @@ function prepareConfig(c: BertConfig, head: Head, o: FromPretrainedOptions): Ber
   if (o.problemType) cfg = { ...cfg, problem_type: o.problemType };
   if ((head === 'token' || head === 'sequence' || head === 'intent-slots') && !cfg.id2label && !cfg.num_labels) {
     throw new RootsError('ERR_CONFIG', `a ${ARCHITECTURE[head]} needs labels: pass { labels: [...] } or a config with id2label`);
+  }
+  if (head === 'mlm' && (cfg as { tie_word_embeddings?: unknown }).tie_word_embeddings === false) {
+    throw new RootsError('ERR_CONFIG', 'config.json sets tie_word_embeddings: false (a masked-LM decoder with weights of its own); roots ties the decoder to the word embeddings (cls.predictions.decoder.weight = bert.embeddings.word_embeddings.weight) and supports only tied models');
   }
   if (head === 'intent-slots' && !cfg.slot_id2label) throw new RootsError('ERR_CONFIG', 'BertForIntentAndSlots needs slotLabels (or slot_id2label in config.json)');
   // The joint loss is intent + slot_loss_weight * slots; 1 unless config.json says otherwise.
