@@ -17,6 +17,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { DEFAULT_MAX_LINE_BYTES, type DocumentMode } from '../data/corpus.js';
 import { corpusBatches, type MlmBatches } from '../data/mlm.js';
 import type { TokenCache } from '../data/corpus-cache.js';
@@ -126,11 +127,15 @@ export async function runPretrain(options: PretrainCommandOptions, io: CliIO = p
     const seed = o.seed ?? 42;
     const batchSize = o.batchSize ?? 16;
     const read = { documents: o.documents ?? 'line', maxLineBytes: o.maxLineBytes, cacheDir, mlmProbability: p, wholeWordMask: o.wholeWordMask ?? false, seqLen: blockSize, seed } as const;
-    train = await corpusBatches(o.train, tokenizer, {
-      ...read, batchSize, flag: '--train',
-      onProgress: (tokens, lines) => { if (lines % 100_000 < 1000) io.err(`\rTokenizing --train: ${lines.toLocaleString('en-US')} lines, ${tokens.toLocaleString('en-US')} tokens`); },
-    });
-    io.err(`${train.built ? '\n' : ''}--train: ${train.cache.meta.tokens.toLocaleString('en-US')} tokens in ${train.cache.meta.documents.toLocaleString('en-US')} documents, ` +
+    // The first run tokenizes the corpus into the cache (a progress line every 2 s); later runs reuse it.
+    let shown = 0;
+    const onProgress = (tokens: number, lines: number): void => {
+      if (performance.now() - shown < 2000) return;
+      shown = performance.now();
+      io.err(`Tokenizing --train into the token cache: ${lines.toLocaleString('en-US')} lines, ${tokens.toLocaleString('en-US')} tokens\n`);
+    };
+    train = await corpusBatches(o.train, tokenizer, { ...read, batchSize, flag: '--train', onProgress });
+    io.err(`--train: ${train.cache.meta.tokens.toLocaleString('en-US')} tokens in ${train.cache.meta.documents.toLocaleString('en-US')} documents, ` +
       `${train.batches.blocks.toLocaleString('en-US')} blocks of ${blockSize} (${train.built ? 'token cache built' : 'token cache reused'}: ${cacheDir})\n`);
     if (o.eval) {
       const e = await corpusBatches(o.eval, tokenizer, { ...read, batchSize: o.evalBatchSize ?? EVAL_BATCH, flag: '--eval', shuffle: false, keepLastBlock: true });

@@ -20,7 +20,7 @@ import { IGNORE_INDEX, type Batch } from '../batch.js';
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
-import { resolveCorpusFiles, type CorpusReadOptions } from './corpus.js';
+import { corpusLabel, resolveCorpusFiles, type CorpusReadOptions } from './corpus.js';
 import { openTokenCache, type TokenCache } from './corpus-cache.js';
 
 /** Where packed rows read their tokens: a {@link TokenCache}, or an array in tests. */
@@ -230,7 +230,7 @@ export class MlmBatches implements AsyncIterable<MlmBatch> {
     const full = Math.floor(source.length / body);
     this.blocks = full + (options.keepLastBlock && source.length % body > 0 ? 1 : 0);
     if (this.blocks === 0) {
-      throw new RootsError('ERR_INVALID_ARG', `The corpus has ${source.length} tokens, fewer than one block of ${body} (seqLen ${seqLen} minus [CLS] and [SEP]); add text, shorten the sequence length (--max-length), or keep the last partial block`);
+      throw new RootsError('ERR_INVALID_ARG', `The corpus has ${source.length} tokens, fewer than one block of ${body} (seqLen ${seqLen} minus [CLS] and [SEP]); add text, shorten the sequence length (--max-length), or keep the last partial block (keepLastBlock)`);
     }
   }
 
@@ -367,6 +367,8 @@ export async function corpusBatches(inputs: string | readonly string[], tokenize
     return { batches: new MlmBatches(cache, vocab, options), cache, built };
   } catch (err) {
     await cache.close();
+    // Name the corpus (MlmBatches knows only its token count).
+    if (err instanceof RootsError) throw new RootsError(err.code, `${options.flag ?? '--corpus'} ${corpusLabel(files)}: ${err.message}`);
     throw err;
   }
 }
