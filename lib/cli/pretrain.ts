@@ -128,20 +128,20 @@ export async function runPretrain(options: PretrainCommandOptions, io: CliIO = p
     const batchSize = o.batchSize ?? 16;
     const read = { documents: o.documents ?? 'line', maxLineBytes: o.maxLineBytes, cacheDir, mlmProbability: p, wholeWordMask: o.wholeWordMask ?? false, seqLen: blockSize, seed } as const;
     // The first run tokenizes the corpus into the cache (a progress line every 2 s); later runs reuse it.
-    let shown = 0;
+    let shown = performance.now();
     const onProgress = (tokens: number, lines: number): void => {
       if (performance.now() - shown < 2000) return;
       shown = performance.now();
       io.err(`Tokenizing --train into the token cache: ${lines.toLocaleString('en-US')} lines, ${tokens.toLocaleString('en-US')} tokens\n`);
     };
     train = await corpusBatches(o.train, tokenizer, { ...read, batchSize, flag: '--train', onProgress });
-    io.err(`--train: ${train.cache.meta.tokens.toLocaleString('en-US')} tokens in ${train.cache.meta.documents.toLocaleString('en-US')} documents, ` +
-      `${train.batches.blocks.toLocaleString('en-US')} blocks of ${blockSize} (${train.built ? 'token cache built' : 'token cache reused'}: ${cacheDir})\n`);
     if (o.eval) {
       const e = await corpusBatches(o.eval, tokenizer, { ...read, batchSize: o.evalBatchSize ?? EVAL_BATCH, flag: '--eval', shuffle: false, keepLastBlock: true });
       held = { batches: e.batches, cache: e.cache };
-      io.err(`--eval: ${e.cache.meta.tokens.toLocaleString('en-US')} tokens, ${e.batches.blocks} blocks (the same masks at every evaluation)\n`);
     }
+    io.err(`--train: ${train.cache.meta.tokens.toLocaleString('en-US')} tokens in ${train.cache.meta.documents.toLocaleString('en-US')} documents, ` +
+      `${train.batches.blocks.toLocaleString('en-US')} blocks of ${blockSize} (${train.built ? 'token cache built' : 'token cache reused'}: ${cacheDir})\n`);
+    if (held) io.err(`--eval: ${held.cache.meta.tokens.toLocaleString('en-US')} tokens, ${held.batches.blocks} blocks (the same masks at every evaluation)\n`);
 
     const model = await BertForMaskedLM.fromPretrained(modelDir, {
       device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision), seed, log: (m) => io.err(m + '\n'),
