@@ -3,7 +3,7 @@
 // evaluation (masked rows only, natively) agrees with a computation from the full logits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateCorpus } from '../lib/demo/corpus.js';
 import { corpusBatches, type MlmBatches } from '../lib/data/mlm.js';
@@ -15,7 +15,7 @@ import type { Tokenizer } from '../lib/tokenizer/index.js';
 import { Trainer } from '../lib/trainer/trainer.js';
 import type { TrainingArgs } from '../lib/trainer/args.js';
 import { listCheckpoints } from '../lib/trainer/checkpoint.js';
-import { tmp } from './helpers.js';
+import { maxRelError, readSafetensorsF32, requireTorchPython, runPython, tmp, writeSafetensors } from './helpers.js';
 
 const dir = tmp('roots-pretrain-');
 process.on('exit', () => dir.cleanup());
@@ -156,4 +156,55 @@ test("the 'mlm' task needs a masked-LM and batch sources", async () => {
   } finally {
     for (const c of caches) await c.close();
   }
+});
+
+test('the MLM loss of packed, masked batches (15% labelled) equals the PyTorch reference, in eval and over training steps', { skip: requireTorchPython() }, async () => {
+  const { train, caches } = await data(24, 4);
+  const cfg = { ...config, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, initializer_range: 0.2 };
+  const model = BertForMaskedLM.fromConfig(cfg, { seed: 4 });
+  const t = tmp('roots-mlm-parity-');
+  try {
+    const batches = [await train.batch(0, 0), await train.batch(0, 1)];
+    const labelled = batches[0].labels.filter((l) => l !== -100).length;
+    assert.ok(labelled > 0 && labelled < 0.3 * batches[0].labels.length, `a real MLM batch: ${labelled} of ${batches[0].labels.length} positions labelled`);
+    await model.save(t.dir);
+    renameSync(join(t.dir, 'model.safetensors'), join(t.dir, 'weights.safetensors'));
+    const tensors: Record<string, { data: Int32Array; shape: number[] }> = {};
+    batches.forEach((b, i) => {
+      const shape = [b.batchSize, b.seqLen];
+      tensors[`b${i}.input_ids`] = { data: b.inputIds, shape };
+      tensors[`b${i}.attention_mask`] = { data: b.attentionMask, shape };
+      tensors[`b${i}.token_type_ids`] = { data: b.tokenTypeIds, shape };
+      tensors[`b${i}.labels`] = { data: b.labels, shape };
+    });
+    writeSafetensors(join(t.dir, 'batches.safetensors'), tensors);
+    writeFileSync(join(t.dir, 'case.json'), JSON.stringify({ config: { ...model.config, head: 'mlm' }, steps: [[0], [1], [0, 1]], lr: 1e-3, weight_decay: 0.01, max_grad_norm: 1 }));
+    runPython('parity_reference.py', [t.dir]);
+    const ref = readSafetensorsF32(join(t.dir, 'reference.safetensors'));
+    const near = (a: number, b: number, what: string) => assert.ok(Math.abs(a - b) <= 1e-5 * Math.abs(b), `${what}: ${a} vs PyTorch ${b}`);
+
+    const fwd = await model.forward(batches[0]);
+    near(fwd.loss!, ref.get('forward.loss')!.data[0], 'eval loss');
+    const V = cfg.vocab_size;
+    const full = ref.get('forward.logits')!.data;
+    const rows = [...batches[0].labels.keys()].filter((i) => batches[0].labels[i] !== -100);
+    const picked = new Float32Array(rows.length * V);
+    rows.forEach((i, r) => picked.set(full.subarray(i * V, (i + 1) * V), r * V));
+    assert.ok(maxRelError(fwd.logits, picked) <= 1e-5, 'logits at the masked positions');
+    for (const [s, micro] of [[0], [1], [0, 1]].entries()) {
+      const r = await model.trainStep(micro.map((i) => batches[i]), { learningRate: 1e-3, weightDecay: 0.01, maxGradNorm: 1 });
+      near(r.loss, ref.get(`step${s}.loss`)!.data[0], `step ${s} loss`);
+      assert.ok(Math.abs(r.gradNorm - ref.get(`step${s}.grad_norm`)!.data[0]) <= 1e-4 * ref.get(`step${s}.grad_norm`)!.data[0], `step ${s} gradient norm`);
+    }
+    const emb = 'bert.embeddings.word_embeddings.weight';
+    assert.ok(maxRelError(model.getParameter(emb), ref.get(`final.${emb}`)!.data) <= 1e-4, 'tied embeddings/decoder after 3 AdamW steps');
+  } finally {
+    model.dispose();
+    t.cleanup();
+    for (const c of caches) await c.close();
+  }
+});
+
+test('a masked-LM with an untied decoder (tie_word_embeddings: false) is a clear error', () => {
+  assert.throws(() => BertForMaskedLM.fromConfig({ ...config, tie_word_embeddings: false } as typeof config), /tie_word_embeddings: false .*supports only tied models/);
 });
