@@ -1,7 +1,8 @@
 /**
  * The unit that crosses into the native engine: one padded batch, row-major, as Int32Arrays.
  * Everything here is plain data so the data pipeline can build it ahead of time (prefetch) and the
- * engine can copy it in one go.
+ * engine can copy it in one go. The addon reads this object as it is, under these field names, and
+ * checks every length, id and target against the model's config where it enters (native/batch.cc).
  */
 export interface Batch {
   /** rows in the batch */

@@ -44,7 +44,7 @@ test('bad input: non-zero exit and one line on stderr', () => {
   oneLineError(roots('train', '--model', join(d.dir, 'missing'), '--train', files.train, '--out', out), /--model .*missing: no such folder/);
   oneLineError(roots('train', '--model', d.dir, '--train', files.train, '--out', out), /no config\.json \(create one with `roots init`\)/);
   oneLineError(roots('train', '--model', init, '--train', join(d.dir, 'none.conll'), '--out', out), /--train .*none\.conll: no such file/);
-  oneLineError(roots('train', '--model', init, '--train', files.train, '--out', out, '--lr', 'fast'), /option '--lr <rate>' argument 'fast' is invalid\. expected a number in \(0, 10\]/);
+  oneLineError(roots('train', '--model', init, '--train', files.train, '--out', out, '--lr', 'fast'), /option '--lr <rate>' argument 'fast' is invalid\. expected a number in \[0, ∞\)/);
   oneLineError(roots('train', '--model', init, '--train', files.train, '--out', out, '--batch-size', '0'), /'--batch-size <n>' argument '0' is invalid\. expected a positive integer/);
   oneLineError(roots('train', '--model', init, '--train', files.train, '--out', out, '--precision', 'fp8'), /expected one of fp32, bf16, auto/);
   oneLineError(roots('train', '--model', init, '--train', files.train, '--out', out, '--learning-rate', '1'), /unknown option '--learning-rate'/);

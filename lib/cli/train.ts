@@ -19,7 +19,6 @@ import { RootsError } from '../errors.js';
 import { setNumThreads } from '../info.js';
 import type { BertPreTrainedModel, Device } from '../models/bert.js';
 import { labelsOf, readConfig, type BertConfig } from '../models/config.js';
-import { checkLearningRate, checkMaxGradNorm, checkWeightDecay } from '../models/optimizer.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import type { TrainingArgs } from '../trainer/args.js';
 import { lockOutputDir, type OutputDirLock } from '../trainer/lock.js';
@@ -95,12 +94,12 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'batchSize', flags: '--batch-size <n>', help: 'examples (ner: windows) per batch (default 16)', parse: parsers.positiveInt },
   { key: 'evalBatchSize', flags: '--eval-batch-size <n>', help: 'evaluation batch size (default 2 x batch size)', parse: parsers.positiveInt },
   { key: 'gradAccum', flags: '--grad-accum <n>', help: 'micro-batches per optimizer step (default 1)', parse: parsers.positiveInt },
-  { key: 'lr', flags: '--lr <rate>', help: 'peak learning rate (default 5e-5)', parse: (v) => checkLearningRate(parsers.number(-Infinity)(v), '--lr') },
+  { key: 'lr', flags: '--lr <rate>', help: 'peak learning rate (default 5e-5)', parse: parsers.number(0) },
   { key: 'scheduler', flags: '--scheduler <name>', help: `learning-rate schedule: ${SCHEDULES.join(', ')} (default linear)`, parse: parsers.choice(SCHEDULES) },
   { key: 'warmupRatio', flags: '--warmup-ratio <r>', help: 'warmup as a fraction of the steps (default 0)', parse: parsers.number(0, 1) },
   { key: 'warmupSteps', flags: '--warmup-steps <n>', help: 'warmup steps (overrides --warmup-ratio)', parse: parsers.nonNegativeInt },
-  { key: 'weightDecay', flags: '--weight-decay <w>', help: 'AdamW weight decay (default 0)', parse: (v) => checkWeightDecay(parsers.number(-Infinity)(v), '--weight-decay') },
-  { key: 'maxGradNorm', flags: '--max-grad-norm <n>', help: 'gradient clipping norm, 0 = off (default 1)', parse: (v) => checkMaxGradNorm(parsers.number(-Infinity)(v), '--max-grad-norm') },
+  { key: 'weightDecay', flags: '--weight-decay <w>', help: 'AdamW weight decay (default 0)', parse: parsers.number(0) },
+  { key: 'maxGradNorm', flags: '--max-grad-norm <n>', help: 'gradient clipping norm, 0 = off (default 1)', parse: parsers.number(0) },
   { key: 'evalSteps', flags: '--eval-steps <n>', help: 'evaluate (and save) every N steps (default: every epoch)', parse: parsers.positiveInt },
   { key: 'saveSteps', flags: '--save-steps <n>', help: 'checkpoint every N steps (default: with each evaluation)', parse: parsers.positiveInt },
   { key: 'saveTotalLimit', flags: '--save-total-limit <n>', help: 'keep at most N checkpoints (the best is always kept; default 3)', parse: parsers.positiveInt },
