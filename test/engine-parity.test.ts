@@ -105,7 +105,7 @@ for (const c of cases) {
         assert.deepEqual(fwd.dims, [rows.length, base.vocab_size]);
         const V = base.vocab_size;
         const picked = new Float32Array(rows.length * V);
-        rows.forEach((i, r) => picked.set(refLogits.subarray(i * V, (i + 1) * V), r * V));
+        rows.forEach((i, r) => { picked.set(refLogits.subarray(i * V, (i + 1) * V), r * V); });
         refLogits = picked;
       }
       assert.ok(maxRelError(fwd.logits, refLogits) <= 1e-5, `logits rel err ${maxRelError(fwd.logits, refLogits)}`);

@@ -189,7 +189,7 @@ test('the MLM loss of packed, masked batches (15% labelled) equals the PyTorch r
     const full = ref.get('forward.logits')!.data;
     const rows = [...batches[0].labels.keys()].filter((i) => batches[0].labels[i] !== -100);
     const picked = new Float32Array(rows.length * V);
-    rows.forEach((i, r) => picked.set(full.subarray(i * V, (i + 1) * V), r * V));
+    rows.forEach((i, r) => { picked.set(full.subarray(i * V, (i + 1) * V), r * V); });
     assert.ok(maxRelError(fwd.logits, picked) <= 1e-5, 'logits at the masked positions');
     for (const [s, micro] of [[0], [1], [0, 1]].entries()) {
       const r = await model.trainStep(micro.map((i) => batches[i]), { learningRate: 1e-3, weightDecay: 0.01, maxGradNorm: 1 });

@@ -60,12 +60,15 @@ const SPECS: FlagSpec[] = [
   { key: 'documents', flags: '--documents <mode>', help: 'line (default: one document per line) or blank-line (blank lines separate documents)', parse: parsers.choice(['line', 'blank-line'] as const) },
   { key: 'cacheDir', flags: '--cache-dir <dir>', help: 'token caches (tokenized once, reused by later runs and epochs; default <out>/cache)', parse: parsers.string },
   { key: 'maxLineBytes', flags: '--max-line-bytes <n>', help: `longest input line accepted, in bytes (default ${DEFAULT_MAX_LINE_BYTES})`, parse: parsers.positiveInt },
+  { key: 'batchSize', flags: '--batch-size <n>', help: 'blocks per batch (default 16)', parse: parsers.positiveInt },
+  { key: 'evalBatchSize', flags: '--eval-batch-size <n>', help: `blocks per evaluation batch (default 32; the masks depend on it, so roots eval --batch-size must match)`, parse: parsers.positiveInt },
   ...trainFlagSpecs([
-    'epochs', 'maxSteps', 'batchSize', 'evalBatchSize', 'gradAccum', 'lr', 'scheduler', 'warmupRatio', 'warmupSteps', 'weightDecay',
+    'epochs', 'maxSteps', 'gradAccum', 'lr', 'scheduler', 'warmupRatio', 'warmupSteps', 'weightDecay',
     'maxGradNorm', 'evalSteps', 'saveSteps', 'saveTotalLimit', 'loggingSteps', 'patience',
   ]),
   { key: 'metric', flags: '--metric <name>', help: `metric for the best checkpoint and early stopping: ${MLM_METRICS.join(', ')} (default loss)`, parse: parsers.choice(MLM_METRICS) },
-  ...trainFlagSpecs(['seed', 'precision', 'device', 'resume', 'overwrite', 'progress', 'threads', 'json']),
+  { key: 'seed', flags: '--seed <n>', help: 'seed of initialisation, block order, masks and dropout (default 42)', parse: parsers.nonNegativeInt },
+  ...trainFlagSpecs(['precision', 'device', 'resume', 'overwrite', 'progress', 'threads', 'json']),
 ];
 
 function mlmProbability(v: unknown): number {
