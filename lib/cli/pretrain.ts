@@ -46,7 +46,7 @@ export interface PretrainCommandOptions extends Omit<TrainCommandOptions, 'train
 }
 
 const DEFAULT_BLOCK = 128;
-/** Evaluation batch size of roots pretrain and roots eval: the masks of a batch depend on its rows, so both use the same. */
+/** Evaluation batch size of roots pretrain and roots eval (the masks do not depend on it). */
 const EVAL_BATCH = 32;
 
 const SPECS: FlagSpec[] = [
@@ -61,7 +61,7 @@ const SPECS: FlagSpec[] = [
   { key: 'cacheDir', flags: '--cache-dir <dir>', help: 'token caches (tokenized once, reused by later runs and epochs; default <out>/cache)', parse: parsers.string },
   { key: 'maxLineBytes', flags: '--max-line-bytes <n>', help: `longest input line accepted, in bytes (default ${DEFAULT_MAX_LINE_BYTES})`, parse: parsers.positiveInt },
   { key: 'batchSize', flags: '--batch-size <n>', help: 'blocks per batch (default 16)', parse: parsers.positiveInt },
-  { key: 'evalBatchSize', flags: '--eval-batch-size <n>', help: `blocks per evaluation batch (default 32; the masks depend on it, so roots eval --batch-size must match)`, parse: parsers.positiveInt },
+  { key: 'evalBatchSize', flags: '--eval-batch-size <n>', help: 'blocks per evaluation batch (default 32)', parse: parsers.positiveInt },
   ...trainFlagSpecs([
     'epochs', 'maxSteps', 'gradAccum', 'lr', 'scheduler', 'warmupRatio', 'warmupSteps', 'weightDecay',
     'maxGradNorm', 'evalSteps', 'saveSteps', 'saveTotalLimit', 'loggingSteps', 'patience',
@@ -219,8 +219,8 @@ export interface MlmEvalFlags {
 
 /**
  * `roots eval` of a masked-LM folder: held-out text (files, folders or globs) packed into blocks and
- * masked as `roots pretrain --eval` does (same --seed, --max-length, --mlm-probability and
- * --batch-size: the same masked tokens), scored for loss, perplexity and masked-token accuracy.
+ * masked as `roots pretrain --eval` does (same --seed, --max-length and --mlm-probability: the same
+ * masked tokens), scored for loss, perplexity and masked-token accuracy.
  */
 export async function evalMlmCorpus(dir: string, o: MlmEvalFlags, io: CliIO): Promise<Record<string, unknown>> {
   if (!o.data) throw new RootsError('ERR_INVALID_ARG', '--data is required (plain text: files, folders or globs, .gz allowed)');

@@ -13,8 +13,9 @@
  * 0.8, a random non-special token with 0.1, and stays itself with 0.1; labels hold the original id at
  * chosen positions and -100 elsewhere. With `wholeWordMask`, words (a token and the `##` pieces after
  * it) are chosen instead of tokens, and all pieces of a chosen word are masked together. The masks
- * of batch `b` of epoch `e` come from an Rng seeded by `(seed, e, b)`, so a resumed run masks
- * exactly as the uninterrupted one; they change every epoch (dynamic masking, as RoBERTa).
+ * of block `k` in epoch `e` come from an Rng seeded by `(seed, e, k)`, so a resumed run masks
+ * exactly as the uninterrupted one, an evaluation masks the same tokens whatever its batch size, and
+ * the masks change every epoch (dynamic masking, as RoBERTa).
  */
 import { IGNORE_INDEX, type Batch } from '../batch.js';
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
@@ -150,7 +151,7 @@ function probability(name: string, v: unknown): number {
   return v;
 }
 
-/** The Rng of batch `index` of `epoch` (a pure function of the three). */
+/** The masking Rng of block `index` in `epoch` (a pure function of the three). */
 export function batchRng(seed: number, epoch: number, index: number): Rng {
   let h = Math.imul((seed | 0) ^ 0x2545f491, 0x9e3779b1);
   h = Math.imul(h ^ (epoch | 0) ^ (h >>> 15), 0x85ebca77);
@@ -304,8 +305,8 @@ export class MlmBatches implements AsyncIterable<MlmBatch> {
       inputIds.fill(v.padTokenId, base + 2 + n, base + t);
       attentionMask.fill(1, base, base + 2 + n);
     }
-    const rng = batchRng(this.#seed, epoch, index);
-    for (let r = 0; r < b; r++) this.masker.mask(inputIds, labels, r * t, (r + 1) * t, rng);
+    // Each row's masks from its block's own Rng: independent of the batch size and the block order.
+    for (let r = 0; r < b; r++) this.masker.mask(inputIds, labels, r * t, (r + 1) * t, batchRng(this.#seed, epoch, blocks[r]));
     return { batchSize: b, seqLen: t, inputIds, attentionMask, tokenTypeIds: new Int32Array(b * t), labels, blocks };
   }
 
