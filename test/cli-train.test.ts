@@ -77,18 +77,18 @@ test('--out in use by a live run: one line naming its pid, host and lock; the lo
   assert.ok(!existsSync(join(out, 'roots-train.lock')) && !existsSync(join(out, 'roots-train.lock.json')), 'released on the way out');
 });
 
-test('--group-by-length / --no-group-by-length: parsed, and passed to the Trainer as `bucketing` (default on)', async () => {
+test('--group-by-length / --no-group-by-length: parsed, and passed to the Trainer as `groupByLength` (default off)', async () => {
   const program = buildProgram();
   const seen: unknown[] = [];
   program.commands.find((c) => c.name() === 'train')!.action((o: TrainCommandOptions) => { seen.push(o.groupByLength); });
   for (const flag of [[], ['--group-by-length'], ['--no-group-by-length']]) await program.parseAsync(['node', 'roots', 'train', ...flag]);
   assert.deepEqual(seen, [undefined, true, false]);
-  for (const [groupByLength, bucketing] of [[undefined, true], [true, true], [false, false]] as const) {
+  for (const [groupByLength, expected] of [[undefined, false], [true, true], [false, false]] as const) {
     let args: unknown;
     await assert.rejects(runTrain({ model: init, train: files.train, out: join(d.dir, 'gbl'), groupByLength, progress: 'none' }, quiet, {
-      onTrainer: (t) => { args = t.args.bucketing; throw new Error('enough'); },
+      onTrainer: (t) => { args = t.args.groupByLength; throw new Error('enough'); },
     }), /^Error: enough$/);
-    assert.equal(args, bucketing, `groupByLength ${groupByLength}`);
+    assert.equal(args, expected, `groupByLength ${groupByLength}`);
   }
 });
 

@@ -85,8 +85,13 @@ export interface TrainingArgs {
   progress?: ProgressMode;
   /** Write report.html into outputDir at the end (default true). */
   report?: boolean;
-  /** Length bucketing of the training batches (default true). */
-  bucketing?: boolean;
+  /**
+   * Group training examples of similar length into batches (Transformers' `group_by_length`): less
+   * padding, faster steps, less random batches. Default false: on CoNLL-2003 (3 seeds) grouped
+   * batches trained 1.4x faster per step but ended 1.1 dev F1 points lower at equal steps and level
+   * at equal training time (README, "Length grouping").
+   */
+  groupByLength?: boolean;
   /**
    * Pad every batch to a multiple of this many tokens (default 8). Fewer distinct shapes: LibTorch
    * and oneDNN keep per-shape kernels and buffers, which otherwise pile up over a long run.
@@ -127,7 +132,7 @@ export interface ResolvedArgs {
   maxNonFiniteSteps: number;
   progress: ProgressMode;
   report: boolean;
-  bucketing: boolean;
+  groupByLength: boolean;
   padToMultipleOf: number;
 }
 
@@ -135,7 +140,7 @@ const KNOWN: readonly (keyof TrainingArgs)[] = [
   'outputDir', 'overwriteOutputDir', 'epochs', 'maxSteps', 'batchSize', 'evalBatchSize', 'gradientAccumulationSteps', 'learningRate', 'lrScheduler',
   'warmupRatio', 'warmupSteps', 'weightDecay', 'maxGradNorm', 'adamBetas', 'adamEpsilon', 'evalStrategy', 'evalSteps',
   'saveStrategy', 'saveSteps', 'saveTotalLimit', 'loggingSteps', 'metricForBestModel', 'greaterIsBetter', 'earlyStopping',
-  'loadBestModelAtEnd', 'freeze', 'seed', 'precision', 'maxLength', 'maxNonFiniteSteps', 'progress', 'report', 'bucketing', 'padToMultipleOf',
+  'loadBestModelAtEnd', 'freeze', 'seed', 'precision', 'maxLength', 'maxNonFiniteSteps', 'progress', 'report', 'groupByLength', 'padToMultipleOf',
 ];
 
 function bad(name: string, expected: string, value: unknown): never {
@@ -234,7 +239,7 @@ export function resolveArgs(args: TrainingArgs, hasEval: boolean, task: { defaul
     maxNonFiniteSteps: a.maxNonFiniteSteps === undefined ? 5 : posInt('maxNonFiniteSteps', a.maxNonFiniteSteps),
     progress: a.progress === undefined ? 'auto' : oneOf('progress', a.progress, ['auto', 'bar', 'plain', 'none'] as const),
     report: a.report === undefined ? true : Boolean(a.report),
-    bucketing: a.bucketing === undefined ? true : Boolean(a.bucketing),
+    groupByLength: a.groupByLength === undefined ? false : Boolean(a.groupByLength),
     padToMultipleOf: a.padToMultipleOf === undefined ? 8 : posInt('padToMultipleOf', a.padToMultipleOf),
   };
 }

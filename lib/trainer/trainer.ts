@@ -248,7 +248,7 @@ export class Trainer<E = unknown> {
 
     // Data: features once and a seeded loader (its order is a function of seed and epoch), or the
     // batch source given (masked-LM: MlmBatches, the same contract).
-    const loader: BatchSource = this.trainSource ?? new DataLoader(this.trainFeatures, { batchSize: a.batchSize, tokenizer: this.tokenizer, shuffle: true, seed: a.seed, bucketing: a.bucketing, padToMultipleOf: a.padToMultipleOf, numLabels: this.labels.size });
+    const loader: BatchSource = this.trainSource ?? new DataLoader(this.trainFeatures, { batchSize: a.batchSize, tokenizer: this.tokenizer, shuffle: true, seed: a.seed, bucketing: a.groupByLength, padToMultipleOf: a.padToMultipleOf, numLabels: this.labels.size });
     const numRows = this.trainSource ? (this.trainSource.rows ?? this.trainSource.length) : this.trainFeatures.length;
     if (loader.length === 0) throw new RootsError('ERR_INVALID_ARG', 'The training examples produced no features');
     const accum = a.gradientAccumulationSteps;
@@ -274,7 +274,7 @@ export class Trainer<E = unknown> {
 
     const what = this.trainSource ? `${numRows} blocks` : `${this.trainExamples.length} examples${numRows !== this.trainExamples.length ? ` (${numRows} windows)` : ''}`;
     this.#progress.log(`Training ${this.task.name}: ${what}, ${totalSteps} optimizer steps ` +
-      `(${stepsPerEpoch} per epoch, batch ${a.batchSize}${accum > 1 ? ` x ${accum} accumulation` : ''}${a.bucketing && !this.trainSource ? ', grouped by length' : ''}), lr ${a.learningRate} ${a.lrScheduler}` +
+      `(${stepsPerEpoch} per epoch, batch ${a.batchSize}${accum > 1 ? ` x ${accum} accumulation` : ''}${a.groupByLength && !this.trainSource ? ', grouped by length' : ''}), lr ${a.learningRate} ${a.lrScheduler}` +
       `${schedule.warmupSteps ? ` with ${schedule.warmupSteps} warmup steps` : ''}, ${this.model.precision}, ${this.model.device}`);
     this.#progress.start(totalSteps, state.globalStep, { epoch: state.epoch, loss: null, learningRate: learningRateAt(schedule, Math.min(state.globalStep, totalSteps - 1)), tokensPerSecond: 0 });
 
