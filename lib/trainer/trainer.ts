@@ -15,6 +15,17 @@
  * and the batch order from the loader's `(seed, epoch)`: a run resumed from a checkpoint continues
  * exactly as the uninterrupted run would have. Everything task-specific (features, metrics) is
  * behind the {@link Task} interface (lib/tasks).
+ *
+ * Masked-LM pretraining (`task: 'mlm'`) trains from a batch source instead of examples: `train` and
+ * `eval` are `MlmBatches` (lib/data/mlm.ts; `corpusBatches()` builds them from text files), which
+ * keep the DataLoader's contract (`length`, `state()`, `restore()`, iteration), so the one loop
+ * below, its checkpoints, exact resume, logs and report serve both.
+ *
+ * ```ts
+ * const train = await corpusBatches('corpus/', tokenizer, { cacheDir: 'cache', batchSize: 32, seqLen: 128 });
+ * const held = await corpusBatches('heldout.txt', tokenizer, { cacheDir: 'cache', batchSize: 32, seqLen: 128, shuffle: false, keepLastBlock: true });
+ * await new Trainer({ model: mlm, tokenizer, task: 'mlm', train: train.batches, eval: held.batches, args }).train();
+ * ```
  */
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
