@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import {
   DataLoader, Rng, collate, textClassificationFeatures, tokenClassificationFeatures, LabelVocab, readDelimited, readConll,
-  type Feature, type LoaderBatch,
+  type Feature, type LoaderBatch, type LoaderState,
 } from '../lib/data/index.js';
 import { IGNORE_INDEX, type Batch } from '../lib/batch.js';
 import { requireSharedData } from './helpers.js';
@@ -84,14 +84,14 @@ test('resume mid-epoch from state(): the rest of the run is identical', async ()
 
   const first = new DataLoader(features, options);
   const seen: number[][] = [];
-  let saved;
+  let saved: LoaderState | undefined;
   for await (const batch of first) {
     seen.push(Array.from(batch.indices));
     if (seen.length === 6) { saved = JSON.parse(JSON.stringify(first.state())); break; }
   }
   assert.deepEqual(saved, { seed: 11, epoch: 0, position: 6 });
   const resumed = new DataLoader(features, options);
-  resumed.restore(saved);
+  resumed.restore(saved!);
   for (let k = 0; k < 3; k++) for await (const batch of resumed) seen.push(Array.from(batch.indices));
   assert.deepEqual(seen, reference);
   assert.throws(() => resumed.restore({ seed: 12, epoch: 0, position: 0 }), /saved with seed 12 but this loader has seed 11/);

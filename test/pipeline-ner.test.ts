@@ -88,7 +88,7 @@ test('WordPiece detokenization and softmax as Hugging Face does them', () => {
   assert.equal(wordPieceTokensToString(['don', "'", 't']), "don ' t");
   const p = softmaxRows([1, 2, 3, 1000, 1000, 0], 3);
   const expected = [0.09003057317038046, 0.24472847105479767, 0.6652409557748219, 0.5, 0.5, 0];
-  p.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) < 1e-7, `softmax[${i}] = ${v}, expected ${expected[i]}`));
+  for (const [i, v] of p.entries()) assert.ok(Math.abs(v - expected[i]) < 1e-7, `softmax[${i}] = ${v}, expected ${expected[i]}`);
 });
 
 test('the pipeline on a trained model: entities with exact character offsets, batches, long texts, errors', async (t) => {
@@ -129,7 +129,7 @@ test('the pipeline on a trained model: entities with exact character offsets, ba
     // Padding changes the matrix shapes, so scores may differ in the last float32 bits; nothing else may.
     const same = (a: NerEntity[], b: NerEntity[]) => {
       assert.deepEqual(a.map(({ score: _, ...r }) => r), b.map(({ score: _, ...r }) => r));
-      a.forEach((e, i) => assert.ok(Math.abs(e.score - b[i].score) < 1e-5, `${e.score} vs ${b[i].score}`));
+      for (const [i, e] of a.entries()) assert.ok(Math.abs(e.score - b[i].score) < 1e-5, `${e.score} vs ${b[i].score}`);
     };
     const batched = await ner(texts.slice(0, 4));
     for (let k = 0; k < 4; k++) same(await ner(texts[k]), batched[k]);

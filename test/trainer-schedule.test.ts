@@ -61,7 +61,7 @@ test('the Trainer passes the scheduled rate of every optimizer step to the nativ
   assert.equal(r.globalStep, 7);
   const s: Schedule = { name: 'cosine', learningRate: 1e-3, warmupSteps: 2, totalSteps: 7 };
   assert.deepEqual(seen.map((x) => x.step), [1, 2, 3, 4, 5, 6, 7]);
-  seen.forEach((x, k) => close(x.lr, learningRateAt(s, k), `step ${x.step}`));
+  for (const [k, x] of seen.entries()) close(x.lr, learningRateAt(s, k), `step ${x.step}`);
   model.dispose();
 });
 

@@ -90,7 +90,9 @@ export async function runDemo(o: DemoOptions = {}, io: CliIO = processIO): Promi
   const ner = await nerPipeline(modelDir, { aggregation: 'first' });
   try {
     const entities = await ner(texts);
-    texts.forEach((t, k) => io.out(formatEntities(t, entities[k]) + '\n'));
+    texts.forEach((t, k) => {
+      io.out(formatEntities(t, entities[k]) + '\n');
+    });
   } finally {
     ner.dispose();
   }
