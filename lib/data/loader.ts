@@ -110,19 +110,14 @@ export class DataLoader implements AsyncIterable<LoaderBatch>, Iterable<LoaderBa
 
   /** Resumes from a {@link LoaderState}; the seed must match the loader's. */
   restore(state: LoaderState): void {
-    if (!state || !Number.isInteger(state.epoch) || state.epoch < 0 || !Number.isInteger(state.position) || state.position < 0) {
-      throw new RootsError('ERR_INVALID_ARG', `Expected a loader state { seed, epoch, position } with non-negative integers but received ${JSON.stringify(state)}`);
-    }
-    if (state.seed !== this.#seed) throw new RootsError('ERR_INVALID_ARG', `The state was saved with seed ${state.seed} but this loader has seed ${this.#seed}`);
-    if (state.position > this.length) throw new RootsError('ERR_INVALID_ARG', `The state's position ${state.position} is past the ${this.length} batches of an epoch`);
+    checkEpochState(state, this.#seed, this.length, 'this loader has');
     this.#epoch = state.epoch;
     this.#position = state.position;
   }
 
   /** Starts epoch `epoch` from its first batch. */
   setEpoch(epoch: number): void {
-    if (!Number.isInteger(epoch) || epoch < 0) throw new RootsError('ERR_INVALID_ARG', `Expected a non-negative integer epoch but received ${describe(epoch)}`);
-    this.#epoch = epoch;
+    this.#epoch = checkEpoch(epoch);
     this.#position = 0;
   }
 
@@ -214,4 +209,23 @@ export class DataLoader implements AsyncIterable<LoaderBatch>, Iterable<LoaderBa
       next = pending ? await pending : this.batch(plan[k]);
     }
   }
+}
+
+/**
+ * Checks a saved `{ seed, epoch, position }` against a batch source with `seed` and `length` batches
+ * per epoch (the DataLoader and the MLM batches share the shape and the rules); `owner` names the
+ * source in the message, with its verb ('this loader has').
+ */
+export function checkEpochState(state: LoaderState, seed: number, length: number, owner: string): void {
+  if (!state || !Number.isInteger(state.epoch) || state.epoch < 0 || !Number.isInteger(state.position) || state.position < 0) {
+    throw new RootsError('ERR_INVALID_ARG', `Expected a loader state { seed, epoch, position } with non-negative integers but received ${JSON.stringify(state)}`);
+  }
+  if (state.seed !== seed) throw new RootsError('ERR_INVALID_ARG', `The state was saved with seed ${state.seed} but ${owner} seed ${seed}`);
+  if (state.position > length) throw new RootsError('ERR_INVALID_ARG', `The state's position ${state.position} is past the ${length} batches of an epoch`);
+}
+
+/** `epoch` if it is a non-negative integer, else an error. */
+export function checkEpoch(epoch: number): number {
+  if (!Number.isInteger(epoch) || epoch < 0) throw new RootsError('ERR_INVALID_ARG', `Expected a non-negative integer epoch but received ${describe(epoch)}`);
+  return epoch;
 }

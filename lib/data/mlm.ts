@@ -21,6 +21,7 @@ import { IGNORE_INDEX, type Batch } from '../batch.js';
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { Rng } from './rng.js';
+import { checkEpoch, checkEpochState } from './loader.js';
 import { corpusLabel, resolveCorpusFiles, type CorpusReadOptions } from './corpus.js';
 import { openTokenCache, type TokenCache } from './corpus-cache.js';
 
@@ -255,18 +256,13 @@ export class MlmBatches implements AsyncIterable<MlmBatch> {
   }
 
   restore(state: MlmBatchesState): void {
-    if (!state || !Number.isInteger(state.epoch) || state.epoch < 0 || !Number.isInteger(state.position) || state.position < 0) {
-      throw new RootsError('ERR_INVALID_ARG', `Expected a state { seed, epoch, position } with non-negative integers but received ${JSON.stringify(state)}`);
-    }
-    if (state.seed !== this.#seed) throw new RootsError('ERR_INVALID_ARG', `The state was saved with seed ${state.seed} but these batches have seed ${this.#seed}`);
-    if (state.position > this.length) throw new RootsError('ERR_INVALID_ARG', `The state's position ${state.position} is past the ${this.length} batches of an epoch`);
+    checkEpochState(state, this.#seed, this.length, 'these batches have');
     this.#epoch = state.epoch;
     this.#position = state.position;
   }
 
   setEpoch(epoch: number): void {
-    if (!Number.isInteger(epoch) || epoch < 0) throw new RootsError('ERR_INVALID_ARG', `Expected a non-negative integer epoch but received ${describe(epoch)}`);
-    this.#epoch = epoch;
+    this.#epoch = checkEpoch(epoch);
     this.#position = 0;
   }
 
