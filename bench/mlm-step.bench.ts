@@ -72,7 +72,12 @@ function writeInt32Safetensors(path: string, tensors: Record<string, Int32Array>
 }
 
 // ---- the sides ----
-interface Side { name: string; lib: 'libtorch' | 'torch2'; precision: Precision; allPositions: boolean; run(steps: number): Promise<{ times: number[]; loss: number }> }
+interface Side {
+  name: string; lib: 'libtorch' | 'torch2'; precision: Precision; allPositions: boolean;
+  run(steps: number): Promise<{ times: number[]; loss: number }>;
+  /** optimizer steps the side's model has taken (a peer's one model serves all its sides) */
+  modelSteps(): number;
+}
 
 class Peer {
   readonly proc: ChildProcessWithoutNullStreams;
@@ -80,6 +85,7 @@ class Peer {
   readonly #queue: ((line: string) => void)[] = [];
   stderr = '';
   exited: string | null = null;
+  taken = 0;
   constructor(python: string, impl: 'hf' | 'eager') {
     this.proc = spawn(python, [join(root, 'scripts', 'bench_mlm_peer.py'), '--impl', impl, JSON.stringify(config), batchFile]);
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
@@ -99,6 +105,7 @@ class Peer {
   }
   async steps(steps: number, bf16: boolean, maskedOnly: boolean): Promise<{ times: number[]; loss: number }> {
     const reply = this.next();
+    this.taken += steps;
     this.proc.stdin.write(JSON.stringify({ steps, bf16, maskedOnly }) + '\n');
     return (await reply) as { times: number[]; loss: number };
   }
@@ -109,7 +116,7 @@ function rootsSide(precision: Precision): Side {
   const model = BertForMaskedLM.fromConfig(config, { precision, seed: 0 });
   let k = 0;
   return {
-    name: `roots ${precision}`, lib: 'libtorch', precision, allPositions: false,
+    name: `roots ${precision}`, lib: 'libtorch', precision, allPositions: false, modelSteps: () => k,
     async run(steps) {
       const times: number[] = [];
       let loss = NaN;
@@ -139,7 +146,7 @@ if (hfOk) {
   peers.push(hf);
   const r = await hf.next();
   describe.push(`Transformers ${r.transformers} on torch ${r.torch} (${hfPy}), attention '${r.attention}', ${r.threads} threads`);
-  for (const p of precisions) sides.push({ name: `transformers ${p}`, lib: 'torch2', precision: p, allPositions: true, run: (n) => hf.steps(n, p === 'bf16', false) });
+  for (const p of precisions) sides.push({ name: `transformers ${p}`, lib: 'torch2', precision: p, allPositions: true, run: (n) => hf.steps(n, p === 'bf16', false), modelSteps: () => hf.taken });
 } else {
   describe.push(`Transformers peer SKIPPED: ${hfPy} cannot import torch and transformers (set ROOTS_HF_PYTHON to a Python with torch 2.x + transformers)`);
 }
@@ -149,8 +156,8 @@ if (eagerPy) {
   const r = await eager.next();
   describe.push(`PyTorch eager: torch ${r.torch} (${eagerPy.exe}), torch.nn modules, ${r.threads} threads`);
   for (const p of precisions) {
-    sides.push({ name: `eager ${p}`, lib: 'libtorch', precision: p, allPositions: true, run: (n) => eager.steps(n, p === 'bf16', false) });
-    sides.push({ name: `eager ${p}, masked only`, lib: 'libtorch', precision: p, allPositions: false, run: (n) => eager.steps(n, p === 'bf16', true) });
+    sides.push({ name: `eager ${p}`, lib: 'libtorch', precision: p, allPositions: true, run: (n) => eager.steps(n, p === 'bf16', false), modelSteps: () => eager.taken });
+    sides.push({ name: `eager ${p}, masked only`, lib: 'libtorch', precision: p, allPositions: false, run: (n) => eager.steps(n, p === 'bf16', true), modelSteps: () => eager.taken });
   }
 } else {
   describe.push('PyTorch eager peer SKIPPED: no Python with torch (set ROOTS_PYTHON)');
@@ -188,14 +195,14 @@ for (const s of [...sides]) {
   }
 }
 const times = new Map<string, number[]>(sides.map((s) => [s.name, []]));
-const losses = new Map<string, number>();
+const losses = new Map<string, { loss: number; steps: number }>();
 for (let r = 0; r < rounds; r++) {
   const order = sides.map((_, i) => sides[(i + r) % sides.length]);
   for (const s of order) {
     const out = await s.run(stepsPerRound);
     times.get(s.name)!.push(...out.times);
     console.log(`  ${s.name}: ${out.times.map((t) => (t * 1000).toFixed(0)).join(' ')} ms, loss ${out.loss.toFixed(3)}`);
-    losses.set(s.name, out.loss);
+    losses.set(s.name, { loss: out.loss, steps: s.modelSteps() });
   }
   process.stdout.write(`round ${r + 1}/${rounds} done\n`);
 }
@@ -214,14 +221,14 @@ const flops = (allPositions: boolean): number => {
 };
 const best = (lib: string, p: Precision): number => Math.max(...rates[lib].map((r) => r[p]));
 for (const lib of ['libtorch', 'torch2']) if (rates[lib].length) console.log(`matmul 2048^3 (${lib === 'libtorch' ? 'torch 1.13, the LibTorch roots links' : 'torch 2.x of the Transformers peer'}): fp32 ${rates[lib].map((r) => r.fp32.toFixed(0)).join(' / ')} GFLOP/s, bf16 ${rates[lib].map((r) => r.bf16.toFixed(0)).join(' / ')} GFLOP/s (before / after; the best is the reference)`);
-console.log('\n| side | ms/step median | ms/step min | tokens/s (median) | executed GFLOP/s | of measured matmul | last loss |');
+console.log('\n| side | ms/step median | ms/step min | tokens/s (median) | executed GFLOP/s | of measured matmul | last loss (after N steps of its model) |');
 console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const s of sides) {
   const t = times.get(s.name)!;
   const med = median(t), min = Math.min(...t);
   const gflops = flops(s.allPositions) / med / 1e9;
   const rate = s.lib === 'torch2' && rates.torch2.length ? best('torch2', s.precision) : rates.libtorch.length ? best('libtorch', s.precision) : NaN;
-  console.log(`| ${s.name}${s.allPositions ? ' (decoder at every position)' : ''} | ${(med * 1000).toFixed(0)} | ${(min * 1000).toFixed(0)} | ${(B * T / med).toFixed(0)} | ${gflops.toFixed(0)} | ${(100 * gflops / rate).toFixed(0)}% of ${s.precision} | ${losses.get(s.name)!.toFixed(3)} |`);
+  console.log(`| ${s.name}${s.allPositions ? ' (decoder at every position)' : ''} | ${(med * 1000).toFixed(0)} | ${(min * 1000).toFixed(0)} | ${(B * T / med).toFixed(0)} | ${gflops.toFixed(0)} | ${(100 * gflops / rate).toFixed(0)}% of ${s.precision} | ${losses.get(s.name)!.loss.toFixed(3)} (${losses.get(s.name)!.steps}) |`);
 }
 const med = (n: string): number | undefined => { const t = times.get(n); return t ? median(t) : undefined; };
 console.log('');
