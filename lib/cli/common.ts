@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { RootsError } from '../errors.js';
 import { info } from '../info.js';
 import type { Device, FreezeStrategy, Precision } from '../models/bert.js';
@@ -152,4 +152,34 @@ export function table(rows: readonly (readonly string[])[]): string {
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => { widths[i] = Math.max(widths[i] ?? 0, c.length); });
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ')).join('\n') + '\n';
+}
+
+/** An option of a command: its flags and help, how a value parses, and optionally its `--no-` form or repetition. */
+export interface CommandOptionSpec extends OptionSpec {
+  flags: string;
+  help: string;
+  /** The flag that turns a boolean option off (`--no-group-by-length`). */
+  negation?: string;
+  /** The flag may be given several times; its values are collected in order. */
+  repeatable?: boolean;
+}
+
+/**
+ * Registers a command whose options are `specs` plus `--config FILE` (a JSON file of the same options,
+ * under the flags given), and runs `run` with the merged options.
+ */
+export function registerCommand<O>(program: Command, name: string, description: string, specs: readonly CommandOptionSpec[], run: (options: O) => Promise<unknown>): Command {
+  const cmd = program.command(name).description(description).option('--config <file>', 'JSON file with any of these options (flags override it)');
+  for (const s of specs) {
+    const opt = new Option(s.flags, s.help);
+    if (s.repeatable) cmd.addOption(opt.argParser((v: string, prev: unknown[] | undefined) => [...(prev ?? []), ...[s.parse(v)].flat()]));
+    else if (!s.flags.includes('<') && !s.flags.includes('[')) cmd.addOption(opt);
+    else cmd.addOption(opt.argParser(cli(s.parse)));
+    if (s.negation) cmd.addOption(new Option(s.negation, `the opposite of ${s.flags}`));
+  }
+  cmd.action(async (flags: Record<string, unknown>) => {
+    const { config, ...rest } = flags as { config?: string } & Record<string, unknown>;
+    await run((await mergeConfig(rest, specs, config)) as O);
+  });
+  return cmd;
 }

@@ -8,10 +8,10 @@ import { existsSync, statSync } from 'node:fs';
 import { DATA_FORMATS, readIntentSlotData, readTaggedData, readTextData, type TextDataOptions } from '../data/formats.js';
 import type { IntentSlotExample, TaggedSentence, TextExample } from '../data/readers.js';
 import { RootsError } from '../errors.js';
-import { parsers, requireFile, type OptionSpec } from './common.js';
+import { parsers, requireFile, type CommandOptionSpec } from './common.js';
 
 /** An option of a command: its commander flags and help, and its parser (also for --config). */
-export type FlagSpec = OptionSpec & { flags: string; help: string };
+export type FlagSpec = CommandOptionSpec;
 
 /** The data flags every task's reader takes (a subset per task: see tasks.ts). */
 export interface DataFlags extends TextDataOptions {

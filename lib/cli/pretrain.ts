@@ -12,7 +12,7 @@
  * BertForMaskedLM folder (config.json, model.safetensors, tokenizer files) that `roots predict`
  * (fill-mask), `roots eval` and `roots train --model` (fine-tuning) take, plus results.json.
  */
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,7 +30,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { LOCK_NAME, lockOutputDir } from '../trainer/lock.js';
 import { formatDuration } from '../trainer/log.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
-import { cli, mergeConfig, parsers, processIO, requireModelDir, resolvePrecision, type CliIO } from './common.js';
+import { parsers, registerCommand, processIO, requireModelDir, resolvePrecision, type CliIO } from './common.js';
 import type { FlagSpec } from './data.js';
 import { trainFlagSpecs, trainSaveAndTest, trainingArgs, type TrainCommandOptions } from './train.js';
 
@@ -51,7 +51,7 @@ const EVAL_BATCH = 32;
 
 const SPECS: FlagSpec[] = [
   { key: 'model', flags: '--model <dir>', help: 'model folder: a `roots init` folder (from scratch) or any checkpoint folder (continued pretraining; its vocabulary is kept)', parse: parsers.string },
-  { key: 'train', flags: '--train <paths...>', help: 'training text: files, folders or globs (.gz read as gzip); repeatable', parse: (v) => (Array.isArray(v) ? v.map(parsers.string) : [parsers.string(v)]) },
+  { key: 'train', flags: '--train <paths...>', help: 'training text: files, folders or globs (.gz read as gzip); repeatable', repeatable: true, parse: (v) => (Array.isArray(v) ? v.map(parsers.string) : [parsers.string(v)]) },
   { key: 'eval', flags: '--eval <file>', help: 'held-out text: loss, perplexity and masked-token accuracy during training (same masks every time)', parse: parsers.string },
   { key: 'out', flags: '--out <dir>', help: 'output folder (BertForMaskedLM model, checkpoints, trainer_log.jsonl, report.html, results.json); locked while the run lasts', parse: parsers.string },
   { key: 'maxLength', flags: '--max-length <n>', help: `block size in tokens, [CLS] and [SEP] included (default ${DEFAULT_BLOCK})`, parse: parsers.positiveInt },
@@ -258,19 +258,7 @@ export async function evalMlmCorpus(dir: string, o: MlmEvalFlags, io: CliIO): Pr
 }
 
 export function registerPretrain(program: Command, io: CliIO = processIO): void {
-  const cmd = program
-    .command('pretrain')
-    .description('masked-language-model pretraining (BertForMaskedLM) on plain text: from scratch (a `roots init` folder) or continued from any checkpoint')
-    .option('--config <file>', 'JSON file with any of these options (flags override it)');
-  for (const s of SPECS) {
-    const opt = new Option(s.flags, s.help);
-    if (s.key === 'train') cmd.addOption(opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), parsers.string(v)]));
-    else if (!s.flags.includes('<') && !s.flags.includes('[')) cmd.addOption(opt);
-    else cmd.addOption(opt.argParser(cli(s.parse)));
-  }
-  cmd.action(async (flags: Record<string, unknown>) => {
-    const { config, ...rest } = flags as { config?: string } & Record<string, unknown>;
-    const merged = await mergeConfig(rest, SPECS, config);
-    await runPretrain(merged as PretrainCommandOptions, io);
-  });
+  registerCommand<PretrainCommandOptions>(program, 'pretrain',
+    'masked-language-model pretraining (BertForMaskedLM) on plain text: from scratch (a `roots init` folder) or continued from any checkpoint',
+    SPECS, (o) => runPretrain(o, io));
 }

@@ -12,7 +12,7 @@
  *
  * Every option can also come from `--config FILE` (JSON, same names; flags win).
  */
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { join } from 'node:path';
 import { TAG_SCHEMES, type TagScheme } from '../data/tagging.js';
 import { RootsError } from '../errors.js';
@@ -26,7 +26,7 @@ import { formatDuration } from '../trainer/log.js';
 import { SCHEDULES } from '../trainer/schedule.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
 import {
-  DEVICE_PARSER, FREEZE_PARSER, cli, freezeStrategy, mergeConfig, parsers, processIO, requireModelDir, resolvePrecision,
+  DEVICE_PARSER, FREEZE_PARSER, freezeStrategy, parsers, processIO, registerCommand, requireModelDir, resolvePrecision,
   type CliIO,
 } from './common.js';
 import { DATA_SPECS, type DataFlags, type FlagSpec } from './data.js';
@@ -303,19 +303,7 @@ export function trainingArgs(o: TrainCommandOptions, d: { hasDev: boolean; maxLe
 }
 
 export function registerTrain(program: Command, io: CliIO = processIO): void {
-  const cmd = program
-    .command('train')
-    .description('train a model: NER (CoNLL), text classification (TSV/CSV/JSONL/TREC; pairs, multi-label) or joint intent + slots (seq.in/seq.out/label); --model may be a folder with only config.json and a vocabulary (fresh start)')
-    .option('--config <file>', 'JSON file with any of these options (flags override it)');
-  for (const s of SPECS) {
-    const opt = new Option(s.flags, s.help);
-    if (!s.flags.includes('<') && !s.flags.includes('[')) cmd.addOption(opt);
-    else cmd.addOption(opt.argParser(cli(s.parse)));
-    if (s.negation) cmd.addOption(new Option(s.negation, `the opposite of ${s.flags}`));
-  }
-  cmd.action(async (flags: Record<string, unknown>) => {
-    const { config, ...rest } = flags as { config?: string } & Record<string, unknown>;
-    const merged = await mergeConfig(rest, SPECS, config);
-    await runTrain(merged as TrainCommandOptions, io);
-  });
+  registerCommand<TrainCommandOptions>(program, 'train',
+    'train a model: NER (CoNLL), text classification (TSV/CSV/JSONL/TREC; pairs, multi-label) or joint intent + slots (seq.in/seq.out/label); --model may be a folder with only config.json and a vocabulary (fresh start)',
+    SPECS, (o) => runTrain(o, io));
 }
