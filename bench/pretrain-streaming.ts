@@ -76,8 +76,9 @@ function summarize(samples: Sample[]): { seconds: number; tokens: number; rate: 
   const slices: number[] = [];
   const sliceRss: number[] = [];
   const at = (t: number): number => { // tokens at time t, interpolated between samples
-    let i = samples.findIndex((s) => s.t >= t);
-    if (i <= 0) return samples[Math.max(i, 0)].tokens;
+    const i = samples.findIndex((s) => s.t >= t);
+    if (i === -1) return samples.at(-1)!.tokens;
+    if (i === 0) return samples[0].tokens;
     const a = samples[i - 1], b = samples[i];
     return a.tokens + (b.tokens - a.tokens) * ((t - a.t) / Math.max(b.t - a.t, 1e-9));
   };
