@@ -37,13 +37,17 @@ export interface LabelScores<L extends ClassLabel = ClassLabel> extends MetricSc
   correct: number;
 }
 
-/** Per-label and averaged scores of a single-label classification. */
-export interface ClassificationScores<L extends ClassLabel = ClassLabel> {
+/** Per-label scores and their micro, macro and support-weighted averages. */
+export interface AveragedScores<L extends ClassLabel = ClassLabel> {
   /** One entry per label, in label order. */
   labels: LabelScores<L>[];
   micro: MetricScores;
   macro: MetricScores;
   weighted: MetricScores;
+}
+
+/** Per-label and averaged scores of a single-label classification. */
+export interface ClassificationScores<L extends ClassLabel = ClassLabel> extends AveragedScores<L> {
   /** Fraction of examples whose predicted label equals the gold label. */
   accuracy: number;
   /** Number of examples. */
@@ -93,11 +97,7 @@ export interface FlatReportOptions<L extends ClassLabel = ClassLabel> extends La
 }
 
 /** Per-label and averaged scores of a multi-label classification. */
-export interface MultiLabelScores<L extends ClassLabel = ClassLabel> {
-  labels: LabelScores<L>[];
-  micro: MetricScores;
-  macro: MetricScores;
-  weighted: MetricScores;
+export interface MultiLabelScores<L extends ClassLabel = ClassLabel> extends AveragedScores<L> {
   /** Precision, recall and F1 computed per example, then averaged over examples. */
   samples: MetricScores;
   /** Fraction of examples whose predicted label set equals the gold set exactly. */

@@ -16,7 +16,7 @@ export {
 } from './classification.js';
 export { formatFixed } from './report-text.js';
 export type {
-  ClassLabel, AverageMode, MetricScores, LabelScores, ClassificationScores, LabelOptions, ConfusionMatrix, ReportRow,
+  ClassLabel, AverageMode, MetricScores, LabelScores, AveragedScores, ClassificationScores, LabelOptions, ConfusionMatrix, ReportRow,
   FlatClassificationReport, FlatReportOptions, MultiLabelScores,
 } from './classification.js';
 // parseConlleval/readConlleval read gold+predicted files; the training-data reader is data's readConll.

@@ -2,7 +2,7 @@
  * Evaluation-mode forward passes over a list of features, batched and padded by the DataLoader
  * (length bucketing, no shuffling), with the outputs cut back to one array per feature.
  */
-import { DataLoader } from '../data/loader.js';
+import { DataLoader, type LoaderBatch } from '../data/loader.js';
 import type { Feature } from '../data/features.js';
 import { IGNORE_INDEX } from '../batch.js';
 import { expectPositiveInt } from '../errors.js';
@@ -34,27 +34,10 @@ export async function forwardFeatures(model: BertPreTrainedModel, features: read
   for await (const batch of loader) {
     const out = await model.forward(batch);
     const rows = batch.batchSize;
-    const perToken = out.dims.length === 3;
-    numLabels = out.dims[out.dims.length - 1];
-    for (let r = 0; r < rows; r++) {
-      const f = batch.indices[r];
-      const len = features[f].inputIds.length;
-      logits[f] = perToken
-        ? out.logits.slice(r * batch.seqLen * numLabels, (r * batch.seqLen + len) * numLabels)
-        : out.logits.slice(r * numLabels, (r + 1) * numLabels);
-    }
+    numLabels = splitRows(out.logits, out.dims, batch, features, logits);
     if (out.logits2 && out.dims2) {
       logits2 ??= new Array<Float32Array>(features.length);
-      const n2 = out.dims2[out.dims2.length - 1];
-      numLabels2 = n2;
-      const perToken2 = out.dims2.length === 3;
-      for (let r = 0; r < rows; r++) {
-        const f = batch.indices[r];
-        const len = features[f].inputIds.length;
-        logits2[f] = perToken2
-          ? out.logits2.slice(r * batch.seqLen * n2, (r * batch.seqLen + len) * n2)
-          : out.logits2.slice(r * n2, (r + 1) * n2);
-      }
+      numLabels2 = splitRows(out.logits2, out.dims2, batch, features, logits2);
     }
     if (out.loss !== undefined && (batch.labels || batch.labelsFloat)) {
       // A batch's loss is a (class-weighted) mean over its targets: weighting it by the targets'
@@ -67,4 +50,19 @@ export async function forwardFeatures(model: BertPreTrainedModel, features: read
     options.onBatch?.(done, features.length);
   }
   return { logits, numLabels, logits2, numLabels2, loss: lossWeight > 0 ? lossSum / lossWeight : null };
+}
+
+/**
+ * Cuts a batch's logits (`dims` [B, T, L] per token, or [B, L] per sequence) back into one array per
+ * feature, padding removed, into `into[feature index]`; returns L.
+ */
+function splitRows(values: Float32Array, dims: readonly number[], batch: LoaderBatch, features: readonly Feature[], into: Float32Array[]): number {
+  const n = dims[dims.length - 1];
+  const perToken = dims.length === 3;
+  for (let r = 0; r < batch.batchSize; r++) {
+    const f = batch.indices[r];
+    const len = features[f].inputIds.length;
+    into[f] = perToken ? values.slice(r * batch.seqLen * n, (r * batch.seqLen + len) * n) : values.slice(r * n, (r + 1) * n);
+  }
+  return n;
 }
