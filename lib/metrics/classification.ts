@@ -207,15 +207,16 @@ function resolveLabels<L extends ClassLabel>(yTrue: readonly L[], yPred: readonl
   return [...given];
 }
 
+/** A label → position index and zeroed per-label counters (true positives, predictions, gold). */
+function labelCounters<L extends ClassLabel>(labels: readonly L[]) {
+  const index = new Map<L, number>(labels.map((l, i) => [l, i]));
+  const zeros = () => new Array<number>(labels.length).fill(0);
+  return { index, correct: zeros(), predicted: zeros(), gold: zeros() };
+}
+
 /** Counts per label (true positives, predictions, gold) for the given label order. */
 function countPerLabel<L extends ClassLabel>(yTrue: readonly L[], yPred: readonly L[], labels: readonly L[]) {
-  const index = new Map<L, number>();
-  labels.forEach((l, i) => {
-    index.set(l, i);
-  });
-  const correct = new Array<number>(labels.length).fill(0);
-  const predicted = new Array<number>(labels.length).fill(0);
-  const gold = new Array<number>(labels.length).fill(0);
+  const { index, correct, predicted, gold } = labelCounters(labels);
   let accurate = 0;
   for (let i = 0; i < yTrue.length; i++) {
     const t = yTrue[i]!, p = yPred[i]!;
@@ -427,13 +428,7 @@ export function multiLabelScores<L extends ClassLabel>(
   }
   // sortLabels also rejects a mix of string and number labels.
   const labels = options.labels === undefined ? sortLabels(seen) : resolveLabels([], [], options.labels);
-  const index = new Map<L, number>();
-  labels.forEach((l, i) => {
-    index.set(l, i);
-  });
-  const correct = new Array<number>(labels.length).fill(0);
-  const predicted = new Array<number>(labels.length).fill(0);
-  const gold = new Array<number>(labels.length).fill(0);
+  const { index, correct, predicted, gold } = labelCounters(labels);
   let exact = 0;
   let sp = 0, sr = 0, sf = 0;
   for (let i = 0; i < trueSets.length; i++) {
