@@ -21,6 +21,10 @@
  * keep the DataLoader's contract (`length`, `state()`, `restore()`, iteration), so the one loop
  * below, its checkpoints, exact resume, logs and report serve both.
  *
+ * (Near 600 lines on purpose: the loop, resume, evaluation and checkpointing stay in one class so the
+ * step reads top to bottom; the option and result types are in types.ts, checkpoint files in
+ * checkpoint.ts, logs in log.ts, the report in report.ts.)
+ *
  * ```ts
  * const train = await corpusBatches('corpus/', tokenizer, { cacheDir: 'cache', batchSize: 32, seqLen: 128 });
  * const held = await corpusBatches('heldout.txt', tokenizer, { cacheDir: 'cache', batchSize: 32, seqLen: 128, shuffle: false, keepLastBlock: true });
@@ -53,66 +57,12 @@ import { writeReport, type ReportSection } from './report.js';
 import { learningRateAt, resolveWarmupSteps, type Schedule } from './schedule.js';
 import { lockOutputDir, type OutputDirLock } from './lock.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import type { TrainerCallbacks, TrainerOptions, TrainResult } from './types.js';
 
 export const LOG_FILE = 'trainer_log.jsonl';
 export const REPORT_FILE = 'report.html';
 
-/** Hooks for users: called in order, awaited. Throwing from a hook aborts the run. */
-export interface TrainerCallbacks {
-  /** After each optimizer step. */
-  onStep?(info: { step: number; epoch: number; result: StepResult; learningRate: number }, trainer: Trainer): void | Promise<void>;
-  /** Every `loggingSteps` steps. */
-  onLog?(record: TrainLogRecord, trainer: Trainer): void | Promise<void>;
-  /** After each evaluation. */
-  onEvaluate?(record: EvalLogRecord, evaluation: Evaluation, trainer: Trainer): void | Promise<void>;
-  /** After a checkpoint has been written (complete, renamed into place). */
-  onSave?(info: { step: number; path: string; best: boolean }, trainer: Trainer): void | Promise<void>;
-}
-
-export interface TrainerOptions<E = unknown> {
-  model: BertPreTrainedModel;
-  tokenizer: Tokenizer;
-  /**
-   * Training examples (NER: `TaggedSentence[]` from readConll), or a batch source for a task that
-   * trains from one (`task: 'mlm'`: `MlmBatches`, e.g. from `corpusBatches()`).
-   */
-  train: readonly E[] | BatchSource;
-  /** Evaluation examples (dev set), or a batch source (`'mlm'`: MlmBatches with `shuffle: false`). */
-  eval?: readonly E[] | BatchSource;
-  /** `'ner'` (default) or a Task object. */
-  task?: TaskName | Task<E>;
-  /** Label names; must equal the model's (default: the model's id2label). */
-  labels?: readonly string[];
-  args?: TrainingArgs;
-  callbacks?: TrainerCallbacks;
-  /** Where progress and log lines go (default process.stderr). */
-  stream?: NodeJS.WriteStream;
-  /**
-   * A lock on `args.outputDir` that the caller holds for longer than train() (`roots train` holds
-   * it for the whole command: training, the test set, the saved model). Without one, train() locks
-   * the folder itself for the run (lock.ts): a second run into the same folder fails at once.
-   */
-  lock?: OutputDirLock;
-}
-
-export interface TrainResult {
-  globalStep: number;
-  epoch: number;
-  /** Mean loss over the run's non-skipped steps. */
-  trainLoss: number | null;
-  skippedSteps: number;
-  stopReason: 'completed' | 'early-stopping' | 'stopped';
-  bestStep: number | null;
-  bestMetric: number | null;
-  bestCheckpoint: string | null;
-  /** The evaluation of the final model (the best checkpoint's when it was loaded). */
-  evaluation: Evaluation | null;
-  tokens: number;
-  /** Tokens per second of training time (evaluation and saving excluded). */
-  tokensPerSecond: number;
-  trainSeconds: number;
-  wallSeconds: number;
-}
+export type { TrainerCallbacks, TrainerOptions, TrainResult } from './types.js';
 
 export class Trainer<E = unknown> {
   readonly model: BertPreTrainedModel;
