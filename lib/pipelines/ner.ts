@@ -137,7 +137,10 @@ export async function nerPipeline(source: ModelSource, options: NerPipelineOptio
     const pre: PreEntity[] = p.ids.map((id, t) => {
       const [start, end] = p.offsets[t];
       let word = p.tokens[t];
-      let isSubword = word.length !== end - start;
+      // A continuation piece (`##ing`) continues the word before it. (Transformers compares the
+      // token's length with its span's, which also marks a whole word as a continuation when a
+      // character the normaliser dropped, a soft hyphen or a combining accent, sits inside it.)
+      let isSubword = word.startsWith(prefix);
       if (id === unk) { word = p.text.slice(start, end); isSubword = false; }
       return { word, scores: scores.subarray(t * L, (t + 1) * L), start, end, index: t + 1, isSubword };
     });
