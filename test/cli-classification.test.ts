@@ -92,7 +92,11 @@ test('text classification: SST-2 TSV detected by name (label-first header), scor
   assert.match(r.stdout, /Test \(.*dev\.tsv\):\n +precision[\s\S]*\n12 steps in .*completed; test: accuracy \d\.\d{4}, f1_macro \d\.\d{4}\n/);
   const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
   assert.equal(results.dev, null);
-  assert.ok(results.test.accuracy >= 0 && results.test.accuracy <= 1);
+  // results.json holds the scores the summary printed, on all 100 test examples
+  const printed = /test: accuracy (\d\.\d{4}), f1_macro (\d\.\d{4})/.exec(r.stdout)!;
+  assert.equal(results.test.accuracy.toFixed(4), printed[1]);
+  assert.equal(results.test.f1_macro.toFixed(4), printed[2]);
+  assert.ok(Number.isInteger(Math.round(results.test.accuracy * 100 * 1e6) / 1e6), `accuracy ${results.test.accuracy} is not k/100`);
 });
 
 test('intent + slots: SNIPS folders, one model folder, eval reproduces the dev scores, predict with offsets', { skip }, () => {
