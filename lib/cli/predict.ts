@@ -61,68 +61,57 @@ interface PredictRun {
 const CHUNK = 256;
 
 /** Each task's pipeline and its flags; a flag of another task is an error naming the tasks that take it. */
+/**
+ * Runs `pipe` over `inputs` CHUNK at a time (the output keeps flowing on long files), hands each
+ * input and its result to `each`, and disposes the pipeline.
+ */
+async function inChunks<I, R>(pipe: { dispose(): void }, inputs: readonly I[], call: (part: I[]) => Promise<R[]>, each: (input: I, result: R) => void): Promise<void> {
+  try {
+    for (let i = 0; i < inputs.length; i += CHUNK) {
+      const part = inputs.slice(i, i + CHUNK);
+      const results = await call(part);
+      part.forEach((input, k) => { each(input, results[k]); });
+    }
+  } finally {
+    pipe.dispose();
+  }
+}
+
 const PREDICTORS: Record<ModelTaskName, { flags: readonly (keyof PredictCommandOptions)[]; run(r: PredictRun): Promise<void> }> = {
   ner: {
     flags: ['aggregation'],
     async run({ dir, inputs, load, o, emit }) {
       const ner = await nerPipeline(dir, { ...load, aggregation: o.aggregation ?? 'first' });
-      try {
-        for (let i = 0; i < inputs.length; i += CHUNK) {
-          const part = inputs.slice(i, i + CHUNK).map((x) => x.text);
-          const entities = await ner(part);
-          part.forEach((text, k) => { emit({ text, entities: entities[k] }, formatEntities(text, entities[k])); });
-        }
-      } finally {
-        ner.dispose();
-      }
+      await inChunks(ner, inputs.map((x) => x.text), (part) => ner(part), (text, entities) => {
+        emit({ text, entities }, formatEntities(text, entities));
+      });
     },
   },
   'text-classification': {
     flags: ['textPair', 'topK', 'threshold'],
     async run({ dir, inputs, load, o, emit }) {
       const clf = await textClassificationPipeline(dir, { ...load, topK: o.topK, threshold: o.threshold });
-      try {
-        for (let i = 0; i < inputs.length; i += CHUNK) {
-          const part = inputs.slice(i, i + CHUNK);
-          const results = await clf(part as TextClassificationInput[]);
-          part.forEach((input, k) => {
-            const record = { text: input.text, ...(input.textPair !== undefined ? { textPair: input.textPair } : {}), labels: results[k] };
-            emit(record, formatLabels(input, results[k], clf.multiLabel));
-          });
-        }
-      } finally {
-        clf.dispose();
-      }
+      await inChunks(clf, inputs, (part) => clf(part as TextClassificationInput[]), (input, labels) => {
+        emit({ text: input.text, ...(input.textPair !== undefined ? { textPair: input.textPair } : {}), labels }, formatLabels(input, labels, clf.multiLabel));
+      });
     },
   },
   mlm: {
     flags: ['topK'],
     async run({ dir, inputs, load, o, emit }) {
       const fill = await fillMaskPipeline(dir, { ...load, topK: o.topK ?? 5 });
-      try {
-        for (let i = 0; i < inputs.length; i += CHUNK) {
-          const part = inputs.slice(i, i + CHUNK).map((x) => x.text);
-          const results = await fill(part);
-          part.forEach((text, k) => { emit({ text, predictions: results[k] }, formatFillMask(text, results[k])); });
-        }
-      } finally {
-        fill.dispose();
-      }
+      await inChunks(fill, inputs.map((x) => x.text), (part) => fill(part), (text, predictions) => {
+        emit({ text, predictions }, formatFillMask(text, predictions));
+      });
     },
   },
   'intent-slots': {
     flags: [],
     async run({ dir, inputs, load, emit }) {
       const nlu = await intentSlotsPipeline(dir, load);
-      try {
-        for (let i = 0; i < inputs.length; i += CHUNK) {
-          const part = inputs.slice(i, i + CHUNK).map((x) => x.text);
-          const results = await nlu(part);
-          part.forEach((text, k) => { emit({ text, ...results[k] }, formatIntentSlots(text, results[k])); });
-        }
-      } finally {
-        nlu.dispose();
-      }
+      await inChunks(nlu, inputs.map((x) => x.text), (part) => nlu(part), (text, result) => {
+        emit({ text, ...result }, formatIntentSlots(text, result));
+      });
     },
   },
 };
