@@ -9,6 +9,8 @@
  * Defaults: ../shared/data/corpora/brown/brown.txt and a vocabulary trained on it here.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +42,14 @@ try {
   const buildS = (performance.now() - t0) / 1000;
   console.log(`corpus: ${files.length} file(s), ${(bytes / 1e6).toFixed(1)} MB, ${cache.meta.documents} documents, ${cache.length} tokens (${cache.meta.dtype}); cache ${built ? 'built' : 'reused'}`);
   console.log(`first epoch (tokenize + write the cache): ${buildS.toFixed(2)} s, ${(cache.length / buildS / 1e3).toFixed(0)}k tokens/s, ${(bytes / buildS / 1e6).toFixed(2)} MB/s`);
+  // The peer, in the same run: the raw @huggingface/tokenizers encode of the same lines, held in
+  // memory (tokenization alone: no reading, no cache writes).
+  const lines = (await Promise.all(files.map(async (f) => (f.path.endsWith('.gz') ? gunzipSync(await readFile(f.path)) : await readFile(f.path)).toString('utf8')))).flatMap((t) => t.split(/\r?\n/)).filter((l) => l.trim() !== '');
+  const t2 = performance.now();
+  let rawTokens = 0;
+  for (const l of lines) rawTokens += tokenizer.hf.encode(l).ids.length;
+  const rawS = (performance.now() - t2) / 1000;
+  console.log(`peer: raw @huggingface/tokenizers encode of the same ${lines.length} lines in memory: ${rawS.toFixed(2)} s, ${(rawTokens / rawS / 1e3).toFixed(0)}k tokens/s; first epoch / raw encode = ${(cache.length / buildS / (rawTokens / rawS)).toFixed(2)}x`);
   const batches = new MlmBatches(cache, mlmVocab(tokenizer), { batchSize, seqLen, seed: 1 });
   for (let epoch = 0; epoch < 2; epoch++) {
     const t1 = performance.now();
