@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { aggregateEntities, type EntityGroup, type PreEntity, type TokenEntity } from '../lib/pipelines/aggregation.js';
+import { preEntities as pipelinePreEntities } from '../lib/pipelines/ner.js';
 
 const LABELS = ['O', 'B-LOC', 'I-LOC'];
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'i', 'love', 'new', 'york', 'and', 'paris', 'zu', '##rich', '.'];
@@ -47,5 +48,17 @@ test("aggregation 'none' and 'simple': entity spans slice out exactly the entity
       assert.doesNotMatch(text[g.start], /\p{Cf}/u, name);
       assert.doesNotMatch(text[g.end - 1], /\p{Cf}/u, name);
     }
+  }
+});
+
+test('ner pipeline: a whole word holding a soft hyphen or combining accent is not a continuation of the word before', () => {
+  const tok = Tokenizer.fromVocab([...VOCAB, 'cooperation']);
+  for (const inside of ['\u00ad', '\u200b']) {
+    const text = `new co${inside}operation in zurich`;
+    const e = tok.encode(text, null, { addSpecialTokens: false, returnOffsets: true });
+    const pre = pipelinePreEntities({ text, ids: e.ids, tokens: e.tokens, offsets: e.offsets! }, new Float32Array(e.ids.length * 3), 3, tok.unkTokenId);
+    assert.deepEqual(pre.map((p) => [p.word, p.isSubword, text.slice(p.start, p.end)]), [
+      ['new', false, 'new'], ['cooperation', false, `co${inside}operation`], ['in', false, 'in'], ['zu', false, 'zu'], ['##rich', true, 'rich'],
+    ], `U+${inside.codePointAt(0)!.toString(16)}`);
   }
 });

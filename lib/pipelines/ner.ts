@@ -75,6 +75,25 @@ interface Prepared {
   windows: [number, number][];
 }
 
+/**
+ * The tokens of one encoded text as aggregation input: their scores (`scores`: softmaxed rows of
+ * `numLabels`), character spans, and whether each continues the word before it. A continuation
+ * piece is a token with the WordPiece `prefix` (`##ing`); Transformers compares the token's length
+ * with its span's instead, which also marks a whole word as a continuation when a character the
+ * normaliser dropped (a soft hyphen, a combining accent) sits inside it. An unknown token shows its
+ * text.
+ */
+export function preEntities(p: Pick<Prepared, 'text' | 'ids' | 'tokens' | 'offsets'>, scores: Float32Array, numLabels: number, unkId: number | null | undefined, prefix = '##'): PreEntity[] {
+  return p.ids.map((id, t) => {
+    const [start, end] = p.offsets[t];
+    const unknown = id === unkId;
+    return {
+      word: unknown ? p.text.slice(start, end) : p.tokens[t], scores: scores.subarray(t * numLabels, (t + 1) * numLabels),
+      start, end, index: t + 1, isSubword: !unknown && p.tokens[t].startsWith(prefix),
+    };
+  });
+}
+
 /** A token-classification model and its tokenizer, loaded from a folder or given. */
 export type ModelSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer };
 
@@ -133,17 +152,7 @@ export async function nerPipeline(source: ModelSource, options: NerPipelineOptio
 
   const entitiesOf = (p: Prepared, logits: Float32Array, call: NerCallOptions): NerEntity[] => {
     const L = labels.length;
-    const scores = softmaxRows(logits, L);
-    const pre: PreEntity[] = p.ids.map((id, t) => {
-      const [start, end] = p.offsets[t];
-      let word = p.tokens[t];
-      // A continuation piece (`##ing`) continues the word before it. (Transformers compares the
-      // token's length with its span's, which also marks a whole word as a continuation when a
-      // character the normaliser dropped, a soft hyphen or a combining accent, sits inside it.)
-      let isSubword = word.startsWith(prefix);
-      if (id === unk) { word = p.text.slice(start, end); isSubword = false; }
-      return { word, scores: scores.subarray(t * L, (t + 1) * L), start, end, index: t + 1, isSubword };
-    });
+    const pre = preEntities(p, softmaxRows(logits, L), L, unk, prefix);
     return aggregateEntities(pre, parseAggregation(call.aggregation ?? aggregation), labels, {
       ignoreLabels: call.ignoreLabels ?? options.ignoreLabels,
       tokensToString: (tokens) => wordPieceTokensToString(tokens, prefix),
