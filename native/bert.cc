@@ -43,15 +43,9 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
   addParam(e + "LayerNorm.bias", {H}, false);
   for (int64_t i = 0; i < c.num_hidden_layers; i++) {
     const std::string l = "bert.encoder.layer." + std::to_string(i) + ".";
-    if (c.fused_qkv) {
-      addParam(l + "attention.self.qkv.weight", {3 * H, H}, true);
-      addParam(l + "attention.self.qkv.bias", {3 * H}, false);
-    } else {
-      for (const char* n : {"query", "key", "value"}) {
-        addParam(l + "attention.self." + n + ".weight", {H, H}, true);
-        addParam(l + "attention.self." + n + ".bias", {H}, false);
-      }
-    }
+    // query, key and value as one [3H, H] projection (checkpoints keep HF's three names: allocate()).
+    addParam(l + "attention.self.qkv.weight", {3 * H, H}, true);
+    addParam(l + "attention.self.qkv.bias", {3 * H}, false);
     addParam(l + "attention.output.dense.weight", {H, H}, true);
     addParam(l + "attention.output.dense.bias", {H}, false);
     addParam(l + "attention.output.LayerNorm.weight", {H}, false);
@@ -244,20 +238,11 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
 
   for (int64_t i = 0; i < c.num_hidden_layers; i++) {
     const std::string l = "bert.encoder.layer." + std::to_string(i) + ".";
-    torch::Tensor q, k, v;
-    if (c.fused_qkv) {
-      auto qkv = at::linear(x, P(l + "attention.self.qkv.weight"), P(l + "attention.self.qkv.bias"));
-      // unbind, not three selects: its backward stacks the three gradients in one copy, where
-      // each select's backward would zero-fill and copy a tensor the size of all three.
-      auto parts = qkv.view({B, T, 3, nh, hd}).unbind(2);
-      q = parts[0].permute({0, 2, 1, 3}); k = parts[1].permute({0, 2, 1, 3}); v = parts[2].permute({0, 2, 1, 3});
-    } else {
-      auto heads = [&](const char* n) {
-        return at::linear(x, P(l + "attention.self." + n + ".weight"), P(l + "attention.self." + n + ".bias"))
-            .view({B, T, nh, hd}).permute({0, 2, 1, 3});
-      };
-      q = heads("query"); k = heads("key"); v = heads("value");
-    }
+    auto qkv = at::linear(x, P(l + "attention.self.qkv.weight"), P(l + "attention.self.qkv.bias"));
+    // unbind, not three selects: its backward stacks the three gradients in one copy, where
+    // each select's backward would zero-fill and copy a tensor the size of all three.
+    auto parts = qkv.view({B, T, 3, nh, hd}).unbind(2);
+    auto q = parts[0].permute({0, 2, 1, 3}), k = parts[1].permute({0, 2, 1, 3}), v = parts[2].permute({0, 2, 1, 3});
     torch::Tensor ctx;
     bool fusedAttention = false;
 #if ROOTS_TORCH_AT_LEAST(2, 1)

@@ -36,7 +36,6 @@ struct BertConfig {
   double slot_loss_weight = 0;         // intent-slots: loss = intent + slot_loss_weight * slots
   std::string problem_type = "single_label_classification";  // config.json's null; or multi_label_classification, regression
   std::vector<double> class_weights;  // per-class loss weights (imbalanced data); empty: none
-  bool fused_qkv = true;               // one [3H, H] projection; checkpoints keep HF's three names
   uint64_t seed = 0;                   // fresh initialisation
 };
 
