@@ -1,4 +1,5 @@
 #include "batch.h"
+#include "prompt.h"
 
 namespace roots {
 
@@ -66,7 +67,9 @@ BatchTensors ReadBatch(Napi::Env env, const Napi::Value& value, const std::strin
   const std::string& h = c.head;
   Napi::Value labels = o.Get("labels");
   Napi::Value labelsFloat = o.Get("labelsFloat");
-  if (h == "token" || h == "mlm") {
+  if (ReadPromptFields(env, o, where, c, b)) {
+    // a prompt batch (mlm head): its labels are class ids, read with the verbalizer
+  } else if (h == "token" || h == "mlm") {
     if (!labels.IsUndefined()) {
       b.labels = CopyInt32Array(env, labels, "labels", n);
       check(b.labels, "labels", 0, h == "mlm" ? c.vocab_size : c.num_labels, true);
@@ -109,7 +112,8 @@ BatchTensors ReadBatch(Napi::Env env, const Napi::Value& value, const std::strin
 // to int64 runs there.
 void ToDevice(BatchTensors& b, torch::Device d) {
   std::vector<torch::Tensor*> ints;
-  for (auto* t : {&b.input_ids, &b.attention_mask, &b.token_type_ids, &b.labels, &b.labels2, &b.start_positions, &b.end_positions})
+  for (auto* t : {&b.input_ids, &b.attention_mask, &b.token_type_ids, &b.labels, &b.labels2, &b.start_positions, &b.end_positions,
+                  &b.mask_positions, &b.verbalizer_ids})
     if (t->defined() && t->scalar_type() == torch::kInt32) ints.push_back(t);
   if (d.is_cpu()) {
     for (auto* t : ints) *t = t->to(torch::kInt64);
@@ -135,7 +139,7 @@ void ToDevice(BatchTensors& b, torch::Device d) {
     }
   }
   // Float targets (multi-label, regression): small, a plain copy.
-  for (auto* t : {&b.labels, &b.labels2})
+  for (auto* t : {&b.labels, &b.labels2, &b.verbalizer_weights})
     if (t->defined() && t->device() != d) *t = t->to(d);
 }
 

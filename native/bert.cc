@@ -1,4 +1,5 @@
 #include "bert.h"
+#include "prompt.h"
 #include "dropout.h"
 
 #include <cmath>
@@ -327,7 +328,12 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
       // The decoder is tied to the word embeddings, with its own bias.
       return at::linear(y, P("bert.embeddings.word_embeddings.weight"), P("cls.predictions.bias"));
     };
-    if (b.labels.defined()) {
+    if (b.mask_positions.defined()) {
+      // Prompt classification (native/prompt.h): vocabulary scores at each row's mask only, label
+      // scores [B, C] from the verbalizer, cross-entropy over the labels.
+      out.logits = PromptScores(transform(PromptMaskStates(x, b.mask_positions)), b.verbalizer_ids, b.verbalizer_weights);
+      if (b.labels.defined()) out.loss = at::cross_entropy_loss(out.logits, b.labels, {}, at::Reduction::Mean, -100);
+    } else if (b.labels.defined()) {
       // With labels (training and evaluation): the vocabulary projection only where there is a
       // target, in row-major order of the labelled positions: logits [N, V] (HF projects every
       // position and ignores most of them; the loss is the same, and eval needs no B x T x V).

@@ -59,6 +59,9 @@ struct BatchTensors {
   torch::Tensor labels;        // int64: [B, T] (token/mlm) or [B] (sequence); float [B, L] multi-label/regression
   torch::Tensor labels2;       // intent-slots: slot labels [B, T]
   torch::Tensor start_positions, end_positions;  // qa: int64 [B]
+  // Prompt classification on the mlm head (native/prompt.h): the [MASK] of each row [B], the
+  // verbalizer's token ids [C, K] and weights [C, K]; labels then holds class ids [B].
+  torch::Tensor mask_positions, verbalizer_ids, verbalizer_weights;
   int64_t tokens = -1;         // real tokens (attention mask sum), counted on the host; -1: unknown
 };
 
