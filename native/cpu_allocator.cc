@@ -45,8 +45,14 @@ class CachingCpuAllocator final : public c10::Allocator {
     cap_ = mb * 1024 * 1024;
   }
 
+  // LibTorch 2.3 made allocate() non-const and added copy_data() (pure virtual); 1.13 has neither.
+#if ROOTS_TORCH_AT_LEAST(2, 3)
+  c10::DataPtr allocate(size_t n) override {
+    auto* self = this;
+#else
   c10::DataPtr allocate(size_t n) const override {
     auto* self = const_cast<CachingCpuAllocator*>(this);
+#endif
     size_t size = SizeClass(n == 0 ? 1 : n);
     void* p = self->take(size);
     if (!p) {
@@ -61,6 +67,11 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
   c10::DeleterFnPtr raw_deleter() const override { return &CachingCpuAllocator::Delete; }
+
+#if ROOTS_TORCH_AT_LEAST(2, 3)
+  // Plain host memory on both sides: a memcpy (what c10's default_copy_data does).
+  void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 
   static void Delete(void* data) {
     if (!data) return;

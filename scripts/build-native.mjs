@@ -2,10 +2,12 @@
 // Builds the native addon with cmake-js against the LibTorch that scripts/find-libtorch.mjs finds.
 // Incremental: the build folder is kept, so changing one C++ file recompiles one file (the LibTorch
 // headers sit in a precompiled header). ROOTS_SKIP_NATIVE_BUILD=1 skips it (TS-only work).
-// ROOTS_BUILD_DEBUG=1 builds with debug info.
+// ROOTS_BUILD_DEBUG=1 builds with debug info. ROOTS_BUILD_DIR=<folder> builds into another folder than
+// build/ (a second LibTorch beside the first: `LIBTORCH_USE_PYTORCH=1 ROOTS_BUILD_DIR=build-torch2`; load
+// it with ROOTS_NATIVE_PATH=build-torch2/Release/roots_native.node).
 import { spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
 import { findLibTorch } from './find-libtorch.mjs';
@@ -16,11 +18,12 @@ if (process.env.ROOTS_SKIP_NATIVE_BUILD === '1') { console.log('roots: skipping 
 let torch;
 try { torch = findLibTorch(); }
 catch (e) { console.error(`\nroots: ${e.message}\n`); process.exit(1); }
-console.log(`roots: building against LibTorch ${torch.version} (${torch.source}, ${torch.cuda ? 'CUDA' : 'CPU only'}) at ${torch.prefix}`);
+console.log(`roots: building against LibTorch ${torch.version} (${torch.source}, ${torch.cuda ? 'CUDA' : 'CPU only'}) at ${torch.root}`);
 
 const require = createRequire(import.meta.url);
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin/cmake-js');
-const args = [cmakeJs, 'build', '--directory', root, '--out', join(root, 'build'),
+const out = resolve(root, process.env.ROOTS_BUILD_DIR || 'build');
+const args = [cmakeJs, 'build', '--directory', root, '--out', out,
   '--parallel', String(Math.max(1, cpus().length)),
   `--CDCMAKE_PREFIX_PATH=${torch.prefix}`];
 if (process.env.ROOTS_BUILD_DEBUG === '1') args.push('--debug');
