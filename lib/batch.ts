@@ -24,6 +24,15 @@ export interface Batch {
   labelsFloat?: Float32Array;
   /** Joint intent + slot models: slot targets [batchSize * seqLen] (labels holds the intents). */
   slotLabels?: Int32Array;
+  /**
+   * Prompt classification on a masked-LM (lib/prompt/): the [MASK] of each row [batchSize]; the
+   * verbalizer's token ids and weights [verbalizerLabels * pieces]; `labels` then holds class ids
+   * [batchSize]. The loss is cross-entropy over the labels' scores at the mask (native/prompt.h).
+   */
+  maskPositions?: Int32Array;
+  verbalizerIds?: Int32Array;
+  verbalizerWeights?: Float32Array;
+  verbalizerLabels?: number;
   /** Extractive QA targets: [batchSize] token positions. */
   startPositions?: Int32Array;
   endPositions?: Int32Array;

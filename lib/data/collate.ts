@@ -37,6 +37,13 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
   const batch: Batch = { batchSize: b, seqLen: t, inputIds, attentionMask, tokenTypeIds };
   const slotLabels = first.slotLabels !== undefined ? new Int32Array(b * t).fill(IGNORE_INDEX) : undefined;
   if (slotLabels) batch.slotLabels = slotLabels;
+  const prompt = first.verbalizer;
+  if (prompt) {
+    batch.maskPositions = new Int32Array(b);
+    batch.verbalizerIds = prompt.ids;
+    batch.verbalizerWeights = prompt.weights;
+    batch.verbalizerLabels = prompt.numLabels;
+  }
   let labels: Int32Array | undefined;
   let labelsFloat: Float32Array | undefined;
   if (kind === 'token') labels = batch.labels = new Int32Array(b * t).fill(IGNORE_INDEX);
@@ -52,6 +59,8 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
     const fKind = f.labels !== undefined ? 'token' : f.label !== undefined ? 'sequence' : f.labelIds !== undefined ? 'multi' : 'none';
     if (fKind !== kind) throw new RootsError('ERR_INVALID_ARG', `Features mix target kinds: row 0 has ${kind} targets, row ${r} has ${fKind}`);
     if ((f.slotLabels !== undefined) !== (slotLabels !== undefined)) throw new RootsError('ERR_INVALID_ARG', `Features mix slot targets: row 0 ${slotLabels ? 'has' : 'lacks'} slotLabels, row ${r} ${slotLabels ? 'lacks' : 'has'} them`);
+    if (f.verbalizer !== prompt || (prompt && !Number.isInteger(f.maskPosition))) throw new RootsError('ERR_INVALID_ARG', `Row ${r}: prompt features (maskPosition, verbalizer) must share one verbalizer, and every row needs a maskPosition`);
+    if (prompt) batch.maskPositions![r] = f.maskPosition!;
     const base = r * t;
     if (f.inputIds instanceof Int32Array) inputIds.set(f.inputIds, base); else for (let i = 0; i < n; i++) inputIds[base + i] = f.inputIds[i];
     attentionMask.fill(1, base, base + n);

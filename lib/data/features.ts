@@ -20,6 +20,10 @@ export interface Feature {
   labelIds?: readonly number[];
   /** joint intent + slot models: slot targets per token (same length as inputIds, -100 where ignored); `label` holds the intent */
   slotLabels?: ArrayLike<number>;
+  /** Prompt classification: index of the [MASK] in inputIds; `label` holds the class id. */
+  maskPosition?: number;
+  /** Prompt classification: the verbalizer (one shared object for every feature of a task). */
+  verbalizer?: { ids: Int32Array; weights: Float32Array; numLabels: number };
 }
 
 

@@ -12,6 +12,8 @@ export { isBatchSource } from './task.js';
 export { MlmTask, evaluateMlm, mlmMetrics, MLM_METRICS } from './mlm.js';
 export type { MlmTotals } from './mlm.js';
 export { forwardFeatures } from './forward.js';
+export { PromptClassificationTask, promptClassificationTask, PROMPT_CLASSIFICATION_METRICS } from './prompt-classification.js';
+export type { PromptFeature, PromptClassificationTaskOptions } from './prompt-classification.js';
 export type { ForwardOptions } from './forward.js';
 export { NerTask, nerTask, evaluateNer, tagsFromOutputs, modelTagScheme, convertSentences } from './ner.js';
 export type { NerTaskOptions, NerDetails, EvaluateNerOptions } from './ner.js';
@@ -46,5 +48,6 @@ export function resolveTask<T extends Task<any, any>>(task: TaskName | T, model?
   if (task === 'text-classification') return new TextClassificationTask({ multiLabel: model ? isMultiLabel(model) : false });
   if (task === 'intent-slots') return new IntentSlotsTask();
   if (task === 'mlm') return new MlmTask();
+  if ((task as string) === 'prompt-classification') throw new RootsError('ERR_INVALID_ARG', "The prompt-classification task needs a template and a verbalizer: pass new PromptClassificationTask({ template, verbalizer }) as the task");
   throw new RootsError('ERR_INVALID_ARG', `Unknown task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification', 'intent-slots', 'mlm' or a Task object`);
 }
