@@ -10,6 +10,8 @@ import { type Command, InvalidArgumentError, Option } from 'commander';
 import { RootsError } from '../errors.js';
 import { info } from '../info.js';
 import type { Device, FreezeStrategy, Precision } from '../models/bert.js';
+import { resolveModelSource } from '../hub/resolve.js';
+import type { ModelFiles } from '../hub/cache.js';
 
 /** Where commands write (tests pass their own). */
 export interface CliIO {
@@ -121,6 +123,17 @@ export function requireModelDir(flag: string, dir: unknown): string {
     throw new RootsError('ERR_IO', `${flag} ${dir}: no tokenizer.json or vocab.txt`);
   }
   return dir;
+}
+
+/**
+ * {@link requireModelDir} for a folder, or a Hub id (`bert-base-cased`, `org/name@revision`) resolved
+ * to its snapshot in the Hugging Face cache (downloaded when missing; progress on `io.err`).
+ * `need`: what the command reads (`adapter` for an adapter folder, checked by its command).
+ */
+export async function resolveModelDir(flag: string, value: unknown, io: CliIO = processIO, need: ModelFiles = 'model+tokenizer'): Promise<string> {
+  if (typeof value !== 'string' || value === '') throw new RootsError('ERR_INVALID_ARG', `${flag} is required`);
+  const dir = await resolveModelSource(value, need, {}, { flag, say: (line) => io.err(`${line}\n`) });
+  return need === 'adapter' ? dir : requireModelDir(flag, dir);
 }
 
 /** `auto` → bf16 where this machine runs it well (info().bf16), else fp32. */

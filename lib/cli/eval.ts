@@ -18,7 +18,7 @@ import { evaluateIntentSlots } from '../tasks/intent-slots.js';
 import { evaluateNer } from '../tasks/ner.js';
 import { evaluateTextClassification } from '../tasks/text-classification.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { DEVICE_PARSER, cli, parsers, processIO, requireModelDir, resolvePrecision, type CliIO } from './common.js';
+import { DEVICE_PARSER, cli, parsers, processIO, resolveModelDir, resolvePrecision, type CliIO } from './common.js';
 import { DATA_SPECS, type DataFlags } from './data.js';
 import { TASKS, TASK_FLAGS, checkTaskFlags, flagName, modelTask, type CliTaskName } from './tasks.js';
 import { MLM_EVAL_FLAGS, evalMlmCorpus, type MlmEvalFlags } from './pretrain.js';
@@ -95,7 +95,7 @@ function metricsLine(metrics: Record<string, number>): string {
 }
 
 export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Promise<Record<string, unknown>> {
-  const dir = requireModelDir('--model', o.model);
+  const dir = await resolveModelDir('--model', o.model, io);
   const task = modelTask(await readConfig(dir), dir);
   const foreign = (task === 'mlm' ? [...TASK_FLAGS, 'strict', 'threshold', 'format', 'encoding'] as const : MLM_EVAL_FLAGS).find((k) => o[k as keyof EvalCommandOptions] !== undefined);
   if (foreign) throw new RootsError('ERR_INVALID_ARG', `${flagName(foreign)} is ${task === 'mlm' ? 'not for' : 'for'} masked-LM models (--model ${dir} is ${task === 'mlm' ? 'a masked-LM' : `a ${task}`} model)`);
@@ -121,7 +121,7 @@ export function registerEval(program: Command, io: CliIO = processIO): void {
   const cmd = program
     .command('eval')
     .description('score a trained model on labelled data: NER (seqeval report), text classification (accuracy, F1, MCC, report, confusion matrix), intent + slots (intent accuracy, slot F1, exact match); a masked-LM on plain text (loss, perplexity, masked-token accuracy)')
-    .option('--model <dir>', 'trained model folder')
+    .option('--model <dir|id>', 'trained model folder, or a Hub id (org/name[@revision]; Hugging Face cache, downloaded when missing)')
     .option('--data <file>', 'labelled data: CoNLL (ner), TSV/CSV/JSONL/TREC (text-classification), a seq.in/seq.out/label folder (intent-slots); plain text (masked-LM)')
     .option('--json', 'print the scores as JSON')
     .option('--batch-size <n>', 'windows per batch (default 32)', cli(parsers.positiveInt))

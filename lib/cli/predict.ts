@@ -19,7 +19,7 @@ import { intentSlotsPipeline, type IntentSlotsResult } from '../pipelines/intent
 import { nerPipeline } from '../pipelines/ner.js';
 import { textClassificationPipeline, type LabelScore, type TextClassificationInput } from '../pipelines/text-classification.js';
 import { fillMaskPipeline, type FillMaskOutput, type FillMaskResult } from '../pipelines/fill-mask.js';
-import { DEVICE_PARSER, cli, parsers, processIO, requireFile, requireModelDir, resolvePrecision, table, type CliIO } from './common.js';
+import { DEVICE_PARSER, cli, parsers, processIO, requireFile, resolveModelDir, resolvePrecision, table, type CliIO } from './common.js';
 import { ENCODING_PARSER } from './data.js';
 import { flagName, modelTask, type ModelTaskName } from './tasks.js';
 import type { FileEncoding } from '../data/readers.js';
@@ -162,7 +162,7 @@ export function formatIntentSlots(text: string, r: IntentSlotsResult): string {
 }
 
 export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO): Promise<unknown[]> {
-  const dir = requireModelDir('--model', o.model);
+  const dir = await resolveModelDir('--model', o.model, io);
   const task = modelTask(await readConfig(dir), dir);
   checkPredictFlags(task, o);
   const pairs = task === 'text-classification';
@@ -196,7 +196,7 @@ export function registerPredict(program: Command, io: CliIO = processIO): void {
   program
     .command('predict')
     .description('run a trained model on raw text: entities (ner), labels with scores (text-classification), intent and slots (intent-slots), fill-mask (masked-LM: texts with [MASK])')
-    .option('--model <dir>', 'trained model folder')
+    .option('--model <dir|id>', 'trained model folder, or a Hub id (org/name[@revision]; Hugging Face cache, downloaded when missing)')
     .option('--text <text>', 'a text (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--text-pair <text>', 'text-classification: the second text of a pair, matched to --text by position (repeat)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--input <file>', 'a file with one text per line (text-classification: a TAB separates the two texts of a pair)')

@@ -30,7 +30,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { LOCK_NAME, lockOutputDir } from '../trainer/lock.js';
 import { formatDuration } from '../trainer/log.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
-import { parsers, registerCommand, processIO, requireModelDir, resolvePrecision, type CliIO } from './common.js';
+import { parsers, registerCommand, processIO, resolveModelDir, resolvePrecision, type CliIO } from './common.js';
 import type { FlagSpec } from './data.js';
 import { trainFlagSpecs, trainSaveAndTest, trainingArgs, type TrainCommandOptions } from './train.js';
 
@@ -50,7 +50,7 @@ const DEFAULT_BLOCK = 128;
 const EVAL_BATCH = 32;
 
 const SPECS: FlagSpec[] = [
-  { key: 'model', flags: '--model <dir>', help: 'model folder: a `roots init` folder (from scratch) or any checkpoint folder (continued pretraining; its vocabulary is kept)', parse: parsers.string },
+  { key: 'model', flags: '--model <dir|id>', help: 'model folder: a `roots init` folder (from scratch) or any checkpoint folder or Hub id such as bert-base-cased (continued pretraining; its vocabulary is kept)', parse: parsers.string },
   { key: 'train', flags: '--train <paths...>', help: 'training text: files, folders or globs (.gz read as gzip); repeatable', repeatable: true, parse: (v) => (Array.isArray(v) ? v.map(parsers.string) : [parsers.string(v)]) },
   { key: 'eval', flags: '--eval <file>', help: 'held-out text: loss, perplexity and masked-token accuracy during training (same masks every time)', parse: parsers.string },
   { key: 'out', flags: '--out <dir>', help: 'output folder (BertForMaskedLM model, checkpoints, trainer_log.jsonl, report.html, results.json); locked while the run lasts', parse: parsers.string },
@@ -98,7 +98,7 @@ export interface PretrainSummary {
 /** Runs `roots pretrain` with parsed options. */
 export async function runPretrain(options: PretrainCommandOptions, io: CliIO = processIO): Promise<PretrainSummary> {
   const o = options;
-  const modelDir = requireModelDir('--model', o.model);
+  const modelDir = await resolveModelDir('--model', o.model, io);
   if (!o.train || o.train.length === 0) throw new RootsError('ERR_INVALID_ARG', '--train is required (text files, folders or globs)');
   if (!o.out) throw new RootsError('ERR_INVALID_ARG', '--out is required (the output folder)');
   if (o.patience && !o.eval) throw new RootsError('ERR_INVALID_ARG', '--patience needs --eval (early stopping watches the held-out loss)');

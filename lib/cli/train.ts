@@ -26,7 +26,7 @@ import { formatDuration } from '../trainer/log.js';
 import { SCHEDULES } from '../trainer/schedule.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
 import {
-  DEVICE_PARSER, FREEZE_PARSER, freezeStrategy, parsers, processIO, registerCommand, requireModelDir, resolvePrecision,
+  DEVICE_PARSER, FREEZE_PARSER, freezeStrategy, parsers, processIO, registerCommand, resolveModelDir, resolvePrecision,
   type CliIO,
 } from './common.js';
 import { DATA_SPECS, type DataFlags, type FlagSpec } from './data.js';
@@ -84,7 +84,7 @@ const METRIC_CHOICES = [...new Set(Object.values(TASKS).flatMap((r) => r.metricN
 /** The options, their flags, help and parsers: one table for commander and --config files. */
 const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'task', flags: '--task <name>', help: 'task: ner (token classification; default), text-classification (texts or pairs; single- or multi-label), intent-slots (joint intent + slot filling)', parse: parsers.choice(TASK_CHOICES) },
-  { key: 'model', flags: '--model <dir>', help: 'model folder: config.json + tokenizer (+ weights; without weights training starts fresh)', parse: parsers.string },
+  { key: 'model', flags: '--model <dir|id>', help: 'model folder: config.json + tokenizer (+ weights; without weights training starts fresh), or a Hub id (bert-base-cased, org/name@revision) from the Hugging Face cache, downloaded when missing', parse: parsers.string },
   { key: 'train', flags: '--train <file>', help: 'training data: a CoNLL file (ner), a TSV/CSV/JSONL/TREC file (text-classification), a seq.in/seq.out/label folder (intent-slots)', parse: parsers.string },
   { key: 'dev', flags: '--dev <file>', help: 'dev data: evaluated during training, picks the best checkpoint', parse: parsers.string },
   { key: 'test', flags: '--test <file>', help: 'test data: scored once at the end', parse: parsers.string },
@@ -164,7 +164,7 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
   const o = options;
   const row = taskRow(o.task);
   checkTaskFlags(row, o);
-  const modelDir = requireModelDir('--model', o.model);
+  const modelDir = await resolveModelDir('--model', o.model, io);
   if (!o.train) throw new RootsError('ERR_INVALID_ARG', `--train is required (${row.data})`);
   if (!o.out) throw new RootsError('ERR_INVALID_ARG', '--out is required (the output folder)');
   if (o.patience && !o.dev) throw new RootsError('ERR_INVALID_ARG', '--patience needs --dev (early stopping watches the dev set)');

@@ -14,12 +14,15 @@ import { readCheckpointIndex, type TensorIndex } from '../weights/index.js';
 import { atomicPath, writeFileAtomic } from '../util/atomic-write.js';
 import { type BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
 import { resolveOptimizerOptions, type OptimizerOptions } from './optimizer.js';
+import { resolveModelSource } from '../hub/resolve.js';
+import type { HubOptions } from '../hub/cache.js';
 
 export type Head = NativeHead;
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
 export type Precision = 'fp32' | 'bf16';
 
-export interface FromPretrainedOptions {
+/** With the Hub options (`revision`, `cacheDir`, `localFilesOnly`, `token`, ...) for a Hub id in place of a folder. */
+export interface FromPretrainedOptions extends HubOptions {
   /** Label names for a classification head (overrides config.json's id2label). */
   labels?: readonly string[];
   /** Slot label names (intent-slots). */
@@ -138,10 +141,13 @@ export class BertPreTrainedModel {
 
   /**
    * Loads a Hugging Face model folder: config.json plus model.safetensors or pytorch_model.bin.
+   * `source` may also be a Hub id (`'bert-base-cased'`, `'org/name@revision'`): read from the shared
+   * Hugging Face cache, downloaded into it when missing (lib/hub).
    * A folder with a config and no weights starts from a fresh initialisation. Weights the
    * checkpoint lacks (a new head) are initialised fresh and reported in `loadReport`.
    */
-  static async fromPretrained<T extends BertPreTrainedModel>(this: ModelClass<T>, dir: string, options: FromPretrainedOptions = {}): Promise<T> {
+  static async fromPretrained<T extends BertPreTrainedModel>(this: ModelClass<T>, source: string, options: FromPretrainedOptions = {}): Promise<T> {
+    const dir = await resolveModelSource(source, 'model', options);
     const raw = await readConfig(dir);
     const cfg = prepareConfig(normalizeConfig({ ...raw, ...options.config }, join(dir, 'config.json')), this.head, options);
     const Ctor = this as unknown as new (c: BertConfig, h: Head, d: string, s: number) => T;

@@ -22,6 +22,7 @@ import { BertForMaskedLM, type BertPreTrainedModel, type Device, type Precision 
 import { forwardFeatures } from '../tasks/forward.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { loadPipelineModel, serialQueue, type PipelineSource } from './source.js';
+import type { HubOptions } from '../hub/cache.js';
 
 export interface FillMaskResult {
   score: number;
@@ -35,7 +36,7 @@ export interface FillMaskCallOptions {
   topK?: number;
 }
 
-export interface FillMaskPipelineOptions extends FillMaskCallOptions {
+export interface FillMaskPipelineOptions extends FillMaskCallOptions, HubOptions {
   device?: Device;
   precision?: Precision;
   /** Texts per forward pass (default 8). */

@@ -28,6 +28,7 @@ import { softmax } from '../tasks/text-classification.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { loadPipelineModel, makePipeline, type PipelineSource } from './source.js';
 import type { LabelScore } from './text-classification.js';
+import type { HubOptions } from '../hub/cache.js';
 
 export interface Slot {
   /** The slot type (the tag without `B-`/`I-`). */
@@ -44,7 +45,7 @@ export interface IntentSlotsResult {
   slots: Slot[];
 }
 
-export interface IntentSlotsPipelineOptions {
+export interface IntentSlotsPipelineOptions extends HubOptions {
   device?: Device;
   precision?: Precision;
   /** Utterances per forward pass (default 16). */

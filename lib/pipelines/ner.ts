@@ -27,8 +27,9 @@ import {
   aggregateEntities, parseAggregation, softmaxRows, wordPieceTokensToString,
   type AggregationStrategy, type NerEntity, type PreEntity,
 } from './aggregation.js';
+import type { HubOptions } from '../hub/cache.js';
 
-export interface NerPipelineOptions {
+export interface NerPipelineOptions extends HubOptions {
   /** How tokens become entities (default `'none'`, as in HF; `'simple'` groups them). */
   aggregation?: AggregationStrategy;
   /** Device of a model the pipeline loads (default `'cpu'`). */

@@ -8,6 +8,8 @@ import { RootsError, describe } from '../errors.js';
 import type { BertPreTrainedModel, Device, ModelClass, Precision } from '../models/bert.js';
 import { readConfig } from '../models/config.js';
 import { Tokenizer } from '../tokenizer/index.js';
+import { resolveModelSource } from '../hub/resolve.js';
+import type { HubOptions } from '../hub/cache.js';
 
 /** The architecture a trained folder of each head names in config.json. */
 const ARCHITECTURES: Partial<Record<string, string>> = {
@@ -27,7 +29,7 @@ function headOf(architecture: string): string | undefined {
   return Object.entries(ARCHITECTURES).find(([, a]) => a === architecture)?.[0];
 }
 
-/** A model folder, or a model and its tokenizer. */
+/** A model folder or Hub id (`org/name@revision`), or a model and its tokenizer. */
 export type PipelineSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer };
 
 export interface LoadedPipelineModel<T extends BertPreTrainedModel> {
@@ -45,10 +47,13 @@ export interface LoadedPipelineModel<T extends BertPreTrainedModel> {
  */
 export async function loadPipelineModel<T extends BertPreTrainedModel>(
   source: PipelineSource, Class: ModelClass<T> & { fromPretrained(dir: string, o: object): Promise<T> }, what: string,
-  options: { device?: Device; precision?: Precision }, head?: { task: string; needs: string },
+  options: { device?: Device; precision?: Precision } & HubOptions, head?: { task: string; needs: string },
 ): Promise<LoadedPipelineModel<T>> {
   if (typeof source === 'string') {
-    if (!['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(source, f)))) {
+    // A Hub id becomes its snapshot folder here, once, for the checks, the tokenizer and the model.
+    const dir = await resolveModelSource(source, 'model+tokenizer', options);
+    source = dir;
+    if (!['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(dir, f)))) {
       throw new RootsError('ERR_CHECKPOINT', `${source} has no model.safetensors or pytorch_model.bin: a pipeline needs ${what}`);
     }
     const arch = (await readConfig(source)).architectures?.[0];

@@ -27,6 +27,7 @@ import { forwardFeatures } from '../tasks/forward.js';
 import { isMultiLabel, sigmoid, softmax } from '../tasks/text-classification.js';
 import type { Tokenizer, TruncationStrategy } from '../tokenizer/index.js';
 import { loadPipelineModel, makePipeline, type PipelineSource } from './source.js';
+import type { HubOptions } from '../hub/cache.js';
 
 /** A text, or a pair (`textPair`; Transformers' `text_pair` is accepted too). */
 export type TextClassificationInput = string | { text: string; textPair?: string; text_pair?: string };
@@ -45,7 +46,7 @@ export interface TextClassificationCallOptions {
   threshold?: number;
 }
 
-export interface TextClassificationPipelineOptions extends TextClassificationCallOptions {
+export interface TextClassificationPipelineOptions extends TextClassificationCallOptions, HubOptions {
   /** Device of a model the pipeline loads (default `'cpu'`). */
   device?: Device;
   /** Precision of a model the pipeline loads (default fp32). */

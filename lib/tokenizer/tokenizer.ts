@@ -29,6 +29,7 @@ import { DEFAULT_SPECIALS, bertJsonFromConfig, patchTokenizerJson, readPretraine
 import { WordEncoder } from './aligned.js';
 import { BARE_PAIR, BARE_SINGLE, applyTemplate, padEncoding, parseTemplate, specialTokenCount, truncatePair, truncationOf } from './template.js';
 import { saveTokenizer } from './save.js';
+import { resolveModelSource } from '../hub/resolve.js';
 import type {
   AddedTokenInfo, DecodeOptions, EncodeOptions, Encoding, Json, Seq, SpecialTokens, TemplateItem, TokenizerLoadOptions,
 } from './types.js';
@@ -114,10 +115,12 @@ export class Tokenizer {
   /**
    * Loads a tokenizer from a Hugging Face model folder: tokenizer.json if present, else vocab.txt
    * (BERT WordPiece, built the way HF's converter builds it). tokenizer_config.json and
-   * special_tokens_map.json are read when present; `options` override them.
+   * special_tokens_map.json are read when present; `options` override them. `dir` may also be a Hub
+   * id (`'bert-base-cased'`, `'org/name@revision'`), read from or downloaded into the Hugging Face cache.
    */
   static async fromPretrained(dir: string | URL, options: TokenizerLoadOptions = {}): Promise<Tokenizer> {
-    const { json, config, source } = await readPretrained(dir, options);
+    const folder = typeof dir === 'string' ? await resolveModelSource(dir, 'tokenizer', options) : dir;
+    const { json, config, source } = await readPretrained(folder, options);
     return new Tokenizer(json, config, source);
   }
 

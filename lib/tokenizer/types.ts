@@ -1,4 +1,5 @@
 /** The tokenizer's types: options, encodings, and the internal per-sequence arrays. */
+import type { HubOptions } from '../hub/cache.js';
 
 /** HF truncation strategies (`truncation=` in HF Transformers). */
 export type TruncationStrategy = 'longest_first' | 'only_first' | 'only_second';
@@ -53,7 +54,7 @@ export interface Encoding {
 }
 
 /** Options for {@link Tokenizer.fromPretrained}; they override tokenizer_config.json. */
-export interface TokenizerLoadOptions {
+export interface TokenizerLoadOptions extends HubOptions {
   /** Lowercase input (HF `do_lower_case`). Default: tokenizer_config.json, then true. */
   doLowerCase?: boolean;
   /** Strip accents (HF `strip_accents`; null follows `doLowerCase`). */
