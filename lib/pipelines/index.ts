@@ -12,6 +12,7 @@ import { nerPipeline, type ModelSource, type NerPipelineOptions, type TokenClass
 import { textClassificationPipeline, type TextClassificationPipeline, type TextClassificationPipelineOptions } from './text-classification.js';
 import { intentSlotsPipeline, type IntentSlotsPipeline, type IntentSlotsPipelineOptions } from './intent-slots.js';
 import { fillMaskPipeline, type FillMaskPipeline, type FillMaskPipelineOptions } from './fill-mask.js';
+import { zeroShotPipeline, type ZeroShotClassificationPipeline, type ZeroShotPipelineOptions } from './zero-shot.js';
 
 export { nerPipeline } from './ner.js';
 export type { NerPipelineOptions, NerCallOptions, TokenClassificationPipeline, ModelSource } from './ner.js';
@@ -30,18 +31,23 @@ export type { PipelineSource } from './source.js';
 export { fillMaskPipeline } from './fill-mask.js';
 export type { FillMaskPipeline, FillMaskPipelineOptions, FillMaskCallOptions, FillMaskResult, FillMaskOutput } from './fill-mask.js';
 
-export type PipelineTask = 'ner' | 'token-classification' | 'text-classification' | 'sentiment-analysis' | 'intent-slots' | 'fill-mask';
+export { zeroShotPipeline } from './zero-shot.js';
+export type { ZeroShotClassificationPipeline, ZeroShotPipelineOptions, ZeroShotCallOptions, ZeroShotResult } from './zero-shot.js';
+
+export type PipelineTask = 'ner' | 'token-classification' | 'text-classification' | 'sentiment-analysis' | 'intent-slots' | 'fill-mask' | 'zero-shot-classification';
 
 export function pipeline(task: 'ner' | 'token-classification', model: ModelSource, options?: NerPipelineOptions): Promise<TokenClassificationPipeline>;
 export function pipeline(task: 'text-classification' | 'sentiment-analysis', model: ModelSource, options?: TextClassificationPipelineOptions): Promise<TextClassificationPipeline>;
 export function pipeline(task: 'intent-slots', model: ModelSource, options?: IntentSlotsPipelineOptions): Promise<IntentSlotsPipeline>;
 export function pipeline(task: 'fill-mask', model: ModelSource, options?: FillMaskPipelineOptions): Promise<FillMaskPipeline>;
+export function pipeline(task: 'zero-shot-classification', model: ModelSource, options?: ZeroShotPipelineOptions): Promise<ZeroShotClassificationPipeline>;
 export async function pipeline(
-  task: PipelineTask, model: ModelSource, options: NerPipelineOptions | TextClassificationPipelineOptions | IntentSlotsPipelineOptions | FillMaskPipelineOptions = {},
-): Promise<TokenClassificationPipeline | TextClassificationPipeline | IntentSlotsPipeline | FillMaskPipeline> {
+  task: PipelineTask, model: ModelSource, options: NerPipelineOptions | TextClassificationPipelineOptions | IntentSlotsPipelineOptions | FillMaskPipelineOptions | ZeroShotPipelineOptions = {},
+): Promise<TokenClassificationPipeline | TextClassificationPipeline | IntentSlotsPipeline | FillMaskPipeline | ZeroShotClassificationPipeline> {
   if (task === 'ner' || task === 'token-classification') return nerPipeline(model, options as NerPipelineOptions);
   if (task === 'text-classification' || task === 'sentiment-analysis') return textClassificationPipeline(model, options as TextClassificationPipelineOptions);
   if (task === 'intent-slots') return intentSlotsPipeline(model, options as IntentSlotsPipelineOptions);
   if (task === 'fill-mask') return fillMaskPipeline(model, options as FillMaskPipelineOptions);
-  throw new RootsError('ERR_INVALID_ARG', `Unknown pipeline task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification' (or 'sentiment-analysis'), 'intent-slots' or 'fill-mask'`);
+  if (task === 'zero-shot-classification') return zeroShotPipeline(model, options as ZeroShotPipelineOptions);
+  throw new RootsError('ERR_INVALID_ARG', `Unknown pipeline task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification' (or 'sentiment-analysis'), 'intent-slots', 'fill-mask' or 'zero-shot-classification'`);
 }
