@@ -16,7 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     std::call_once(once, [] {
       int n = static_cast<int>(std::thread::hardware_concurrency());
       if (const char* s = std::getenv("ROOTS_NUM_THREADS")) n = std::atoi(s);
-      if (n > 0) at::set_num_threads(n);
+      if (n > 0) SetNumThreads(n);
       InstallCpuAllocator();
     });
     AddonState::Install(env);

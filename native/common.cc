@@ -128,9 +128,24 @@ Napi::Promise Job::Queue(Napi::Env env, const char* name, Work work, Done done, 
   return promise;
 }
 
+namespace {
+std::atomic<int> g_threads{0};  // requested intra-op threads; 0: LibTorch's default
+}  // namespace
+
+void SetNumThreads(int n) {
+  at::set_num_threads(n);
+  g_threads = n;
+}
+
+void ApplyNumThreads() {
+  // OpenMP thread counts are per thread: apply the requested count on this thread if it differs
+  // (at::get_num_threads is this thread's OpenMP setting, initialised from the global one once).
+  const int want = g_threads.load();
+  if (want > 0 && at::get_num_threads() != want) at::set_num_threads(want);
+}
+
 void Job::Run() {
-  // OpenMP thread counts are per thread: apply the global setting (setNumThreads may have changed it).
-  at::init_num_threads();
+  ApplyNumThreads();
   try {
     work_();
     ok_ = true;

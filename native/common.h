@@ -147,6 +147,12 @@ torch::Tensor CopyInt32Array(Napi::Env env, const Napi::Value& v, const char* na
 torch::Tensor CopyFloat32Array(Napi::Env env, const Napi::Value& v, const char* name, int64_t expectedLength);
 Napi::Float32Array ToFloat32Array(Napi::Env env, const torch::Tensor& t);
 
+// The intra-op thread count: set here (module init, setNumThreads) and applied on the torch thread
+// before a job only when it changed. at::set_num_threads per job re-created LibTorch's pthreadpool
+// (its new threads spin-wait) and cost ~9-20 ms per call on a 2-core machine.
+void SetNumThreads(int n);
+void ApplyNumThreads();
+
 // The caching CPU allocator (cpu_allocator.cc): installed once per process.
 void InstallCpuAllocator();
 size_t CpuAllocatorCachedBytes();

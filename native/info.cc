@@ -61,7 +61,7 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
 static Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   int64_t n = ArgInt(info, 0, "numThreads");
   if (n <= 0) throw MakeError(info.Env(), "ERR_INVALID_ARG", "Expected positive integer for numThreads but received " + std::to_string(n));
-  CallGuarded(info.Env(), [&] { at::set_num_threads(static_cast<int>(n)); });
+  CallGuarded(info.Env(), [&] { SetNumThreads(static_cast<int>(n)); });
   return info.Env().Undefined();
 }
 
