@@ -32,7 +32,7 @@ std::string EnvChoice(const char* name, const std::string& def, std::initializer
 
 // The config was validated where it entered (lib/models/config.ts) and read with every field
 // required (model_wrap.cc); this builds the parameters it describes.
-Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), device_(device), optimizer_(device) {
+Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), device_(device), optimizer_(device), adapters_(std::make_unique<Adapters>(*this)) {
   const auto& c = config_;
   attention_ = EnvChoice("ROOTS_ATTENTION", "sdpa", {"sdpa", "math"});
   const int64_t H = c.hidden_size, I = c.intermediate_size;
@@ -174,6 +174,7 @@ int64_t Bert::numBytes() const {
 torch::Tensor Bert::P(const std::string& name) const {
   auto it = leafIndex_.find(name);
   if (it == leafIndex_.end()) throw RootsException("ERR_NATIVE", "internal: no parameter " + name);
+  if (const torch::Tensor* own = adapters_->override(name)) return *own;  // an adapter's copy (BitFit, modules_to_save)
   return leaves_[it->second].param;
 }
 
@@ -223,7 +224,10 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
   const int64_t B = b.batch, T = b.seq, H = c.hidden_size, nh = c.num_attention_heads, hd = H / nh;
   const double pd = train ? c.hidden_dropout_prob : 0.0;
   const double pa = train ? c.attention_probs_dropout_prob : 0.0;
-  auto positions = torch::arange(T, torch::TensorOptions().dtype(torch::kInt64).device(device_)).unsqueeze(0);
+  // Adapters: the mask over prefix + tokens, and HF's position numbering after the prefix.
+  const torch::Tensor keyMask = adapters_->begin(b.attention_mask, train);
+  const int64_t P0 = adapters_->prefixLength();
+  auto positions = torch::arange(P0, P0 + T, torch::TensorOptions().dtype(torch::kInt64).device(device_)).unsqueeze(0);
 
   // Embeddings: (word + token type) + position, LayerNorm, dropout (HF's order of additions).
   auto x = at::embedding(P("bert.embeddings.word_embeddings.weight"), b.input_ids, c.pad_token_id);
@@ -239,11 +243,12 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
 
   for (int64_t i = 0; i < c.num_hidden_layers; i++) {
     const std::string l = "bert.encoder.layer." + std::to_string(i) + ".";
-    auto qkv = at::linear(x, P(l + "attention.self.qkv.weight"), P(l + "attention.self.qkv.bias"));
+    auto qkv = adapters_->linear(x, P(l + "attention.self.qkv.weight"), P(l + "attention.self.qkv.bias"), i, Site::kQkv);
     // unbind, not three selects: its backward stacks the three gradients in one copy, where
     // each select's backward would zero-fill and copy a tensor the size of all three.
     auto parts = qkv.view({B, T, 3, nh, hd}).unbind(2);
     auto q = parts[0].permute({0, 2, 1, 3}), k = parts[1].permute({0, 2, 1, 3}), v = parts[2].permute({0, 2, 1, 3});
+    adapters_->prefixKV(i, k, v);
     torch::Tensor ctx;
     bool fusedAttention = false;
 #if ROOTS_TORCH_AT_LEAST(2, 1)
@@ -254,24 +259,24 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
     if (fusedAttention && b.tokens == B * T) {
       ctx = at::scaled_dot_product_attention(q, k, v, {}, pa, false);
     } else if (fusedAttention) {
-      if (!sdpaMask.defined()) sdpaMask = (1.0 - b.attention_mask.view({B, 1, 1, T}).to(q.scalar_type())) * -1e30;
+      if (!sdpaMask.defined()) sdpaMask = (1.0 - keyMask.view({B, 1, 1, -1}).to(q.scalar_type())) * -1e30;
       ctx = at::scaled_dot_product_attention(q, k, v, sdpaMask, pa, false);
     }
 #endif
     if (!fusedAttention) {
-      if (!mask.defined()) mask = (1.0 - b.attention_mask.view({B, 1, 1, T}).to(torch::kFloat32)) * std::numeric_limits<float>::lowest();
+      if (!mask.defined()) mask = (1.0 - keyMask.view({B, 1, 1, -1}).to(torch::kFloat32)) * std::numeric_limits<float>::lowest();
       auto scores = at::matmul(q, k.transpose(-1, -2)) * scale;
       auto probs = at::softmax(scores + mask, -1);
       if (pa > 0) probs = drop(probs, pa);
       ctx = at::matmul(probs, v);
     }
     ctx = ctx.permute({0, 2, 1, 3}).reshape({B, T, H});
-    auto a = at::linear(ctx, P(l + "attention.output.dense.weight"), P(l + "attention.output.dense.bias"));
+    auto a = adapters_->linear(ctx, P(l + "attention.output.dense.weight"), P(l + "attention.output.dense.bias"), i, Site::kAttnOut);
     if (pd > 0) a = drop(a, pd);
     auto x1 = at::layer_norm(a + x, {H}, P(l + "attention.output.LayerNorm.weight"),
                              P(l + "attention.output.LayerNorm.bias"), c.layer_norm_eps);
-    auto h = act(at::linear(x1, P(l + "intermediate.dense.weight"), P(l + "intermediate.dense.bias")));
-    auto o = at::linear(h, P(l + "output.dense.weight"), P(l + "output.dense.bias"));
+    auto h = act(adapters_->linear(x1, P(l + "intermediate.dense.weight"), P(l + "intermediate.dense.bias"), i, Site::kInter));
+    auto o = adapters_->linear(h, P(l + "output.dense.weight"), P(l + "output.dense.bias"), i, Site::kOut);
     if (pd > 0) o = drop(o, pd);
     x = at::layer_norm(o + x1, {H}, P(l + "output.LayerNorm.weight"), P(l + "output.LayerNorm.bias"), c.layer_norm_eps);
   }
@@ -409,11 +414,11 @@ std::vector<std::string> Bert::frozenNames() const {
 }
 
 void Bert::zeroGrad() {
-  for (auto& g : groups_) g.grad.zero_();
+  for (auto& g : groups()) g.grad.zero_();
 }
 
 void Bert::ensureOptimizerState() {
-  for (auto& g : groups_) {
+  for (auto& g : groups()) {
     if (!g.exp_avg.defined()) g.exp_avg = torch::zeros_like(g.data);
     if (!g.exp_avg_sq.defined()) g.exp_avg_sq = torch::zeros_like(g.data);
   }
@@ -469,15 +474,18 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, const AdamWOp
     r.tokens += mb.tokens >= 0 ? mb.tokens : mb.attention_mask.sum().item<int64_t>();
   }
   torch::NoGradGuard ng;
+  // The base's groups and step count, or a training adapter's (adapters.h).
+  std::vector<ParamGroup>& groups = this->groups();
+  int64_t& step = adapters_->stepCounter(step_);
   torch::Tensor sq;
-  for (auto& g : groups_) {
+  for (auto& g : groups) {
     auto d = at::dot(g.grad, g.grad);  // one pass, no temporary
     sq = sq.defined() ? sq + d : d;
   }
   auto norm = sq.sqrt();
   ensureOptimizerState();
-  const int64_t next = step_ + 1;
-  if (optimizer_.updatesOnDevice()) optimizer_.updateOnDevice(groups_, next, opt, total, norm, maxGradNorm);
+  const int64_t next = step + 1;
+  if (optimizer_.updatesOnDevice()) optimizer_.updateOnDevice(groups, next, opt, total, norm, maxGradNorm);
   // The step's one device-to-host copy.
   auto host = torch::stack({total, norm.to(torch::kFloat32)}).to(torch::kCPU, torch::kFloat64);
   r.loss = host[0].item<double>();
@@ -487,8 +495,8 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, const AdamWOp
     zeroGrad();
     return r;
   }
-  step_ = next;
-  if (!optimizer_.updatesOnDevice()) optimizer_.update(groups_, step_, opt, r.grad_norm, maxGradNorm);
+  step = next;
+  if (!optimizer_.updatesOnDevice()) optimizer_.update(groups, step, opt, r.grad_norm, maxGradNorm);
   return r;
 }
 

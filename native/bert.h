@@ -2,9 +2,11 @@
 // the losses, and AdamW over flat parameter buffers. Pure LibTorch (no N-API here).
 #pragma once
 #include "adamw.h"
+#include "adapters.h"
 #include "common.h"
 
 #include <map>
+#include <memory>
 #include <optional>
 
 namespace roots {
@@ -120,12 +122,16 @@ class Bert {
   void zeroGrad();
   StepResult trainStep(const std::vector<BatchTensors>& micro, const AdamWOptions& opt, double maxGradNorm,
                        uint64_t rngSeed);
-  int64_t optimizerStep() const { return step_; }
-  void setOptimizerStep(int64_t s) { step_ = s; }
-  std::vector<ParamGroup>& groups() { return groups_; }
+  // The step count and groups the optimizer steps: the training adapter's (adapters.h), else the base's.
+  int64_t optimizerStep() const { return adapters_->stepCounter(const_cast<int64_t&>(step_)); }
+  void setOptimizerStep(int64_t s) { adapters_->stepCounter(step_) = s; }
+  std::vector<ParamGroup>& groups() { return adapters_->stepGroups(groups_); }
+  // LoRA, (IA)3, prefix and BitFit adapters on this base, one used per call.
+  Adapters& adapters() { return *adapters_; }
   void ensureOptimizerState();
 
  private:
+  friend class Adapters;
   void addParam(const std::string& name, std::vector<int64_t> shape, bool decay);
   void allocate();
   torch::Tensor P(const std::string& name) const;
@@ -149,6 +155,7 @@ class Bert {
   std::map<std::string, size_t> namedIndex_;
   std::map<std::string, std::pair<size_t, std::pair<int64_t, int64_t>>> namedToLeaf_;  // name -> (leaf, [row0, rows))
   int64_t step_ = 0;
+  std::unique_ptr<Adapters> adapters_;
   uint64_t dropoutSeed_ = 0, dropoutSite_ = 0;
   // Pending parameter shapes before allocate().
   struct Spec { std::string name; std::vector<int64_t> shape; bool decay; };

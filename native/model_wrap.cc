@@ -126,6 +126,7 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
       Method<&ModelWrap::SetPrecision>("setPrecision"),
       Method<&ModelWrap::LoadSafetensors>("loadSafetensors"),
       Method<&ModelWrap::Save>("save"),
+      Method<&ModelWrap::AdapterOp>("adapter"),
       Getter<&ModelWrap::NumParameters>("numParameters"),
       Accessor<&ModelWrap::GetOptimizerStep, &ModelWrap::SetOptimizerStep>("optimizerStep"),
       Getter<&ModelWrap::Device>("device"),
@@ -311,9 +312,13 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
     return info.Env().Undefined();
   }
 
+  // adapter(op, name, ...): adapters.h's registry (adapters_wrap.cc).
+  Napi::Value AdapterOp(const Napi::CallbackInfo& info) { return AdapterCall(info, Use(info.Env())); }
+
   // ---- checkpoints -----------------------------------------------------------------------------
   // Resolves a load target: a parameter name, or optim:<group>.<exp_avg|exp_avg_sq>.
   static torch::Tensor Target(Bert& m, const std::string& t) {
+    if (t.rfind("adapter:", 0) == 0) return m.adapters().target(t.substr(8));  // adapter:<name>/<param>
     if (t.rfind("optim:", 0) == 0) {
       m.ensureOptimizerState();
       std::string rest = t.substr(6);
@@ -389,7 +394,9 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
         meta[k] = o.Get(k).ToString().Utf8Value();
       }
     }
-    if (what != "model" && what != "optimizer") throw MakeError(env, "ERR_INVALID_ARG", "Expected 'model' or 'optimizer'");
+    const bool adapter = what.rfind("adapter:", 0) == 0;  // adapter:<name>: PEFT's adapter_model.safetensors
+    if (adapter) m.adapters().get(what.substr(8));
+    if (what != "model" && what != "optimizer" && !adapter) throw MakeError(env, "ERR_INVALID_ARG", "Expected 'model', 'optimizer' or 'adapter:<name>'");
     if (what == "optimizer") meta["step"] = std::to_string(m.optimizerStep());
     auto model = payload();
     return Run(env, "roots.model.save",
@@ -398,6 +405,8 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
         std::vector<std::pair<std::string, torch::Tensor>> tensors;
         if (what == "model") {
           tensors = model->named();
+        } else if (what.rfind("adapter:", 0) == 0) {
+          tensors = model->adapters().fileTensors(what.substr(8));
         } else {
           model->ensureOptimizerState();
           auto& g = model->groups();
