@@ -72,7 +72,7 @@ test('template: demonstrations follow the input with the label word in place of 
   assert.deepEqual(tokenizer.convertIdsToTokens(short.inputIds), ['[CLS]', 'a', 'b', 'it', 'was', '[MASK]', '.', '[SEP]', 'c', 'it', 'was', 'great', '.', '[SEP]', 'it', 'was', 'terrible', '.', '[SEP]']);
 });
 
-test('verbalizer: token ids and weights (mean over words and pieces), vocabulary and label checks', async () => {
+test('verbalizer: token ids and weights (mean over words and pieces), vocabulary and label checks', () => {
   const v = new Verbalizer({ negative: 'terrible', positive: ['great', 'wonderful'] });
   const r = v.resolve(tokenizer, ['positive', 'negative']);
   assert.equal(r.numLabels, 2);
@@ -87,10 +87,10 @@ test('verbalizer: token ids and weights (mean over words and pieces), vocabulary
   const t = tmp();
   try {
     writeFileSync(join(t.dir, 'bad.json'), '{"a": "great",');
-    await assert.rejects(Verbalizer.read(join(t.dir, 'bad.json')), /--verbalizer .*bad.json: not valid JSON/);
-    await assert.rejects(Verbalizer.read(join(t.dir, 'missing.json')), /--verbalizer .*missing.json: cannot read it/);
+    assert.throws(() => Verbalizer.readFile(join(t.dir, 'bad.json')), /--verbalizer .*bad.json: not valid JSON/);
+    assert.throws(() => Verbalizer.readFile(join(t.dir, 'missing.json')), /--verbalizer .*missing.json: cannot read it/);
     writeFileSync(join(t.dir, 'ok.json'), '{"neg": "bad", "pos": "good"}');
-    assert.deepEqual((await Verbalizer.read(join(t.dir, 'ok.json'))).labels, ['neg', 'pos']);
+    assert.deepEqual(Verbalizer.readFile(join(t.dir, 'ok.json')).labels, ['neg', 'pos']);
   } finally {
     t.cleanup();
   }

@@ -109,7 +109,7 @@ export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Pro
   try {
     if (!model.loadReport.source) throw new RootsError('ERR_CHECKPOINT', `--model ${dir} has no weights (model.safetensors): train it first`);
     const maxLength = o.maxLength ?? Math.min(row.maxLength, model.config.max_position_embeddings);
-    const { result, text } = await EVALUATORS[row.name]({ model, tokenizer, examples, batchSize: o.batchSize ?? 32, maxLength, o: { ...o, model: dir, data: o.data } });
+    const { result, text } = await EVALUATORS[row.name as CliTaskName]({ model, tokenizer, examples, batchSize: o.batchSize ?? 32, maxLength, o: { ...o, model: dir, data: o.data } });
     io.out(o.json ? JSON.stringify(result, null, 2) + '\n' : text);
     return result;
   } finally {

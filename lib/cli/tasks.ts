@@ -22,6 +22,7 @@ import { INTENT_SLOTS_METRICS, IntentSlotsTask } from '../tasks/intent-slots.js'
 import { MULTI_LABEL_METRICS, TEXT_CLASSIFICATION_METRICS, TextClassificationTask, parseClassWeights } from '../tasks/text-classification.js';
 import type { Task } from '../tasks/task.js';
 import type { CliIO } from './common.js';
+import { promptClassification } from './prompt.js';
 import { readTagged, readTexts, readUtterances, type DataFlags } from './data.js';
 import type { TrainCommandOptions, TrainSummary } from './train.js';
 
@@ -30,7 +31,7 @@ export type CliTaskName = 'ner' | 'text-classification' | 'intent-slots';
 /** The flags only some tasks take; giving one to another task is an error naming its tasks. */
 export const TASK_FLAGS = [
   'tokenColumn', 'tagColumn', 'scheme', 'labelAllTokens', 'textColumn', 'textPairColumn', 'labelColumn', 'labelSeparator',
-  'trecLabels', 'multiLabel', 'threshold', 'classWeights', 'slotLossWeight',
+  'trecLabels', 'multiLabel', 'threshold', 'classWeights', 'slotLossWeight', 'template', 'verbalizer', 'shots', 'demonstrations',
 ] as const;
 export type TaskFlag = (typeof TASK_FLAGS)[number];
 
@@ -68,7 +69,7 @@ export interface TaskPlan<E> {
 export type CliModelClass = { readonly head: string; fromPretrained(dir: string, options?: FromPretrainedOptions): Promise<BertPreTrainedModel> };
 
 export interface TaskRow<E = unknown> {
-  readonly name: CliTaskName;
+  readonly name: CliTaskName | TrainOnlyTaskName;
   /** The model class it trains, and the architecture its folders name in config.json. */
   readonly model: CliModelClass;
   readonly architecture: string;
@@ -173,16 +174,20 @@ const intentSlots: TaskRow<IntentSlotExample> = {
 /** Every task, by the name `--task` takes. */
 export const TASKS: Readonly<Record<CliTaskName, TaskRow>> = { ner, 'text-classification': textClassification, 'intent-slots': intentSlots };
 
+/** Tasks `roots train` runs whose folders eval and predict do not take as their own (prompt.ts). */
+export type TrainOnlyTaskName = 'prompt-classification';
+const TRAIN_ONLY: Readonly<Record<TrainOnlyTaskName, TaskRow>> = { 'prompt-classification': promptClassification as TaskRow };
+
 /** Other names `--task` accepts. */
 const ALIASES: Readonly<Record<string, CliTaskName>> = { 'token-classification': 'ner' };
 
-export const TASK_CHOICES = [...Object.keys(TASKS), ...Object.keys(ALIASES)] as readonly string[];
+export const TASK_CHOICES = [...Object.keys(TASKS), ...Object.keys(TRAIN_ONLY), ...Object.keys(ALIASES)] as readonly string[];
 
 /** The row of a `--task` value (default ner). */
 export function taskRow(name: string | undefined): TaskRow {
   const key = ALIASES[name ?? 'ner'] ?? name ?? 'ner';
-  const row = TASKS[key as CliTaskName];
-  if (!row) throw new RootsError('ERR_INVALID_ARG', `--task ${name} is not supported (${Object.keys(TASKS).join(', ')})`);
+  const row = TASKS[key as CliTaskName] ?? TRAIN_ONLY[key as TrainOnlyTaskName];
+  if (!row) throw new RootsError('ERR_INVALID_ARG', `--task ${name} is not supported (${[...Object.keys(TASKS), ...Object.keys(TRAIN_ONLY)].join(', ')})`);
   return row;
 }
 
@@ -196,7 +201,7 @@ const MLM_ARCHITECTURES = ['BertForMaskedLM', 'BertForPreTraining'];
 export function modelTask(config: BertConfig, dir: string): ModelTaskName {
   const arch = config.architectures?.[0];
   const row = Object.values(TASKS).find((r) => r.architecture === arch);
-  if (row) return row.name;
+  if (row) return row.name as CliTaskName;  // TASKS holds no train-only row
   if (arch && MLM_ARCHITECTURES.includes(arch)) return 'mlm';
   if (!arch) return config.slot_id2label ? 'intent-slots' : 'ner';
   throw new RootsError('ERR_CONFIG', `--model ${dir} holds a ${arch} (config.json's architectures); roots eval and predict take ${[...Object.values(TASKS).map((r) => r.architecture), 'BertForMaskedLM'].join(', ')} models`);
@@ -211,7 +216,7 @@ export function flagName(key: string): string {
 export function checkTaskFlags(row: TaskRow, o: Partial<Record<TaskFlag, unknown>>, command = '--task'): void {
   const foreign = TASK_FLAGS.find((k) => o[k] !== undefined && !row.flags.includes(k));
   if (!foreign) return;
-  const owners = Object.values(TASKS).filter((r) => r.flags.includes(foreign)).map((r) => r.name);
+  const owners = [...Object.values(TASKS), ...Object.values(TRAIN_ONLY)].filter((r) => r.flags.includes(foreign)).map((r) => r.name);
   const where = command === '--task' ? `--task ${row.name}` : `${/^[aeiou]/.test(row.name) ? 'an' : 'a'} ${row.name} model`;
   throw new RootsError('ERR_INVALID_ARG', `${flagName(foreign)} is for ${command === '--task' ? '--task ' : ''}${owners.join(' and ')}${command === '--task' ? '' : ' models'}, not for ${where}`);
 }

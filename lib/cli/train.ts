@@ -30,11 +30,13 @@ import {
   type CliIO,
 } from './common.js';
 import { DATA_SPECS, type DataFlags, type FlagSpec } from './data.js';
-import { TASKS, TASK_CHOICES, checkTaskFlags, taskRow, type CliTaskName, type Splits, type TaskPlan, type TaskRow } from './tasks.js';
+import {
+  TASKS, TASK_CHOICES, checkTaskFlags, taskRow, type CliTaskName, type Splits, type TaskPlan, type TaskRow, type TrainOnlyTaskName,
+} from './tasks.js';
 
 /** Options of `roots train` (also the keys of a `--config` file). */
 export interface TrainCommandOptions extends DataFlags {
-  task?: CliTaskName | 'token-classification';
+  task?: CliTaskName | TrainOnlyTaskName | 'token-classification';
   model?: string;
   train?: string;
   dev?: string;
@@ -69,6 +71,10 @@ export interface TrainCommandOptions extends DataFlags {
   threshold?: number;
   classWeights?: string;
   slotLossWeight?: number;
+  template?: string;
+  verbalizer?: string;
+  shots?: number;
+  demonstrations?: boolean;
   maxTrainSamples?: number;
   maxEvalSamples?: number;
   resume?: string | boolean;
@@ -83,7 +89,7 @@ const METRIC_CHOICES = [...new Set(Object.values(TASKS).flatMap((r) => r.metricN
 
 /** The options, their flags, help and parsers: one table for commander and --config files. */
 const SPECS: (FlagSpec & { negation?: string })[] = [
-  { key: 'task', flags: '--task <name>', help: 'task: ner (token classification; default), text-classification (texts or pairs; single- or multi-label), intent-slots (joint intent + slot filling)', parse: parsers.choice(TASK_CHOICES) },
+  { key: 'task', flags: '--task <name>', help: 'task: ner (token classification; default), text-classification (texts or pairs; single- or multi-label), intent-slots (joint intent + slot filling), prompt-classification (cloze template + verbalizer on a masked-LM; LM-BFF)', parse: parsers.choice(TASK_CHOICES) },
   { key: 'model', flags: '--model <dir|id>', help: 'model folder: config.json + tokenizer (+ weights; without weights training starts fresh), or a Hub id (bert-base-cased, org/name@revision) from the Hugging Face cache, downloaded when missing', parse: parsers.string },
   { key: 'train', flags: '--train <file>', help: 'training data: a CoNLL file (ner), a TSV/CSV/JSONL/TREC file (text-classification), a seq.in/seq.out/label folder (intent-slots)', parse: parsers.string },
   { key: 'dev', flags: '--dev <file>', help: 'dev data: evaluated during training, picks the best checkpoint', parse: parsers.string },
@@ -119,6 +125,10 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'threshold', flags: '--threshold <p>', help: 'multi-label: a label is predicted when its sigmoid reaches this (default 0.5)', parse: parsers.number(0, 1) },
   { key: 'classWeights', flags: '--class-weights <w>', help: 'loss weights per label for imbalanced data: auto (inverse frequency, mean 1) or w1,w2,... in label order (multi-label: pos_weight; intent-slots: the intents)', parse: parsers.string },
   { key: 'slotLossWeight', flags: '--slot-loss-weight <w>', help: 'intent-slots: loss = intent loss + w * slot loss (default 1)', parse: parsers.number(0) },
+  { key: 'template', flags: '--template <text>', help: 'prompt-classification: the cloze template, with {text} (and {text_pair}) and one [MASK], e.g. "{text} It was [MASK] ."; texts are truncated, never the template', parse: parsers.string },
+  { key: 'verbalizer', flags: '--verbalizer <file>', help: 'prompt-classification: JSON mapping each label to its word or words, e.g. {"positive": "great", "negative": "terrible"}', parse: parsers.string },
+  { key: 'shots', flags: '--shots <k>', help: 'prompt-classification: train on K examples per class drawn from --train with --seed (and, without --dev, select on another K per class)', parse: parsers.positiveInt },
+  { key: 'demonstrations', flags: '--demonstrations', help: 'prompt-classification: append one training example per label to each input (LM-BFF; raise --max-length)', parse: parsers.boolean },
   { key: 'maxTrainSamples', flags: '--max-train-samples <n>', help: 'train on the first N examples (quick runs)', parse: parsers.positiveInt },
   { key: 'maxEvalSamples', flags: '--max-eval-samples <n>', help: 'evaluate on the first N dev and test examples', parse: parsers.positiveInt },
   { key: 'resume', flags: '--resume [checkpoint]', help: 'continue from a checkpoint folder (default: the newest in --out)', parse: (v) => (typeof v === 'boolean' ? v : parsers.string(v)) },
@@ -152,6 +162,11 @@ export interface TrainSummary {
   multiLabel?: boolean;
   /** intent-slots: the slot tags (labels holds the intents). */
   slotLabels?: string[];
+  /** prompt-classification: the template, the verbalizer, K and whether demonstrations were used. */
+  template?: string;
+  verbalizer?: Record<string, string[]>;
+  shots?: number;
+  demonstrations?: boolean;
   /** The class weights of the loss, when --class-weights was given. */
   classWeights?: number[];
   precision: string;

@@ -5,7 +5,7 @@
  * several words as the mean of its words' scores (native/prompt.h). Words are checked against the
  * vocabulary: a word the tokenizer can only spell with [UNK] is an error naming the word and label.
  */
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { RootsError, describe } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
@@ -52,11 +52,11 @@ export class Verbalizer {
     this.source = source;
   }
 
-  /** Reads a JSON verbalizer file (`--verbalizer labels.json`). */
-  static async read(path: string): Promise<Verbalizer> {
+  /** Reads a JSON verbalizer file (`--verbalizer labels.json`); small, so read synchronously. */
+  static readFile(path: string): Verbalizer {
     let text: string;
     try {
-      text = await readFile(path, 'utf8');
+      text = readFileSync(path, 'utf8');
     } catch (e) {
       throw new RootsError('ERR_IO', `--verbalizer ${path}: cannot read it (${(e as Error).message})`);
     }
