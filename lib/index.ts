@@ -30,4 +30,5 @@ export { MlmBatches, Masker, ArrayTokenSource, mlmVocab, batchRng, corpusBatches
 export type { CorpusBatchesOptions, MlmBatch, MlmBatchesOptions, MlmBatchesState, MlmVocab, MaskingOptions, TokenSource } from './data/mlm.js';
 export * from './trainer/index.js';
 export * from './tasks/index.js';
+export * from './prompt/index.js';
 export * from './pipelines/index.js';
