@@ -12,7 +12,7 @@ import { sampleFewShot } from '../lib/prompt/sampler.js';
 import { PromptClassificationTask } from '../lib/tasks/prompt-classification.js';
 import { LabelVocab } from '../lib/data/labels.js';
 import { collate } from '../lib/data/collate.js';
-import { BertForMaskedLM } from '../lib/models/bert.js';
+import { BertForMaskedLM, BertForSequenceClassification } from '../lib/models/bert.js';
 import { Trainer } from '../lib/trainer/trainer.js';
 import { tmp } from './helpers.js';
 
@@ -141,6 +141,14 @@ test('prompt-classification: features, collation, and a Trainer run on a tiny ma
     assert.ok(result.evaluation.metrics.loss < before.metrics.loss);
   } finally {
     model.dispose();
+  }
+  // A model without a masked-LM head: the first batch says so.
+  const clf = BertForSequenceClassification.fromConfig({ vocab_size: VOCAB.length, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32 }, { labels: ['neg', 'pos'], seed: 3 });
+  try {
+    const trainer = new Trainer({ model: clf, tokenizer, train, task, args: { maxSteps: 1, batchSize: 4, progress: 'none' } });
+    await assert.rejects(trainer.train(), /has maskPositions \(a prompt batch\), which only a masked-LM model \(BertForMaskedLM\) takes, not a sequence head/);
+  } finally {
+    clf.dispose();
   }
   // Demonstrations: one example per label, never the example itself.
   const withDemos = new PromptClassificationTask({ template: '{text} It was [MASK] .', verbalizer: { neg: 'terrible', pos: 'great' }, demonstrations: { pool: train, seed: 1 } });
