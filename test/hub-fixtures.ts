@@ -63,6 +63,8 @@ export interface StandInHub {
   url: string;
   /** Every request: `METHOD path` (with query). */
   requests: string[];
+  /** `repo/path` of every full (not ranged) file download. */
+  downloads: string[];
   /** Paths whose next full download sends half of the body, then drops the connection. */
   truncateOnce: Set<string>;
   close(): Promise<void>;
@@ -86,6 +88,7 @@ function treeEntry(path: string, data: Buffer, commit: string): Record<string, u
 /** Starts the stand-in on 127.0.0.1 (a free port). */
 export async function startStandInHub(repos: Record<string, StandInRepo>): Promise<StandInHub> {
   const requests: string[] = [];
+  const downloads: string[] = [];
   const truncateOnce = new Set<string>();
   const body = (req: IncomingMessage) => new Promise<string>((ok) => { let s = ''; req.on('data', (c) => { s += c; }); req.on('end', () => ok(s)); });
 
@@ -130,6 +133,7 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
       }
       if (req.method === 'HEAD') { res.writeHead(200, { ...headers, 'Content-Length': String(data.length) }); return res.end(); }
       res.writeHead(200, { ...headers, 'Content-Length': String(data.length) });
+      downloads.push(`${name}/${file}`);
       if (truncateOnce.delete(file)) {
         res.write(data.subarray(0, data.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
         return;
@@ -141,7 +145,7 @@ export async function startStandInHub(repos: Record<string, StandInRepo>): Promi
   await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`, requests, truncateOnce,
+    url: `http://127.0.0.1:${port}`, requests, downloads, truncateOnce,
     close: () => new Promise<void>((ok) => { server.closeAllConnections(); server.close(() => ok()); }),
   };
 }

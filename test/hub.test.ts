@@ -134,6 +134,7 @@ const online = (cache: string, extra: Record<string, string | undefined> = {}) =
 test('online: a download into an empty cache writes Python\'s layout, only the files a folder needs, and the ref', async () => {
   const cache = join(t.dir, 'dl-cache');
   await withEnv(online(cache), async () => {
+    hub.downloads.length = 0;
     const r = await resolveModel('org/tiny', 'model+tokenizer', { progress: 'none' });
     const repoDir = join(cache, 'models--org--tiny');
     assert.deepEqual(r, { dir: join(repoDir, 'snapshots', COMMIT), hub: { repo: 'org/tiny', revision: 'main', commit: COMMIT, downloaded: true } });
@@ -146,7 +147,7 @@ test('online: a download into an empty cache writes Python\'s layout, only the f
       assert.deepEqual(readFileSync(join(r.dir, f)), data);
     }
     assert.deepEqual(readdirSync(join(repoDir, 'blobs')).sort(), [...files].map(([f, d]) => etagOf(f, d)).sort());
-    assert.ok(!hub.requests.some((q) => /pytorch_model\.bin|tf_model|README/.test(q) && q.includes('/resolve/')), hub.requests.join('\n'));
+    assert.deepEqual(hub.downloads.sort(), [...files.keys()].map((f) => `org/tiny/${f}`).sort());
 
     // A second resolve, and every entry point, read the cache without a request.
     hub.requests.length = 0;
@@ -162,6 +163,7 @@ test('online: a download into an empty cache writes Python\'s layout, only the f
     assert.equal(v1.dir, r.dir);
     assert.equal(readFileSync(join(repoDir, 'refs', 'v1'), 'utf8'), COMMIT);
     assert.ok(!hub.requests.some((q) => q.includes('/resolve/')), hub.requests.join('\n'));
+    assert.equal(hub.downloads.length, files.size);
   });
 });
 
@@ -199,5 +201,21 @@ test('online errors: unknown revision, gated and private without a token, no rea
   await withEnv(online(cache, { HF_TOKEN: 'hf_allowed' }), async () => {
     const r = await resolveModel('org/gated', 'model+tokenizer', { progress: 'none' });
     assert.deepEqual(readFileSync(join(r.dir, 'config.json')), files.get('config.json'));
+  });
+});
+
+test('online: two resolves of one id at once take turns on the cache lock and agree', async () => {
+  const cache = join(t.dir, 'race-cache');
+  await withEnv(online(cache), async () => {
+    hub.downloads.length = 0;
+    const [a, b] = await Promise.all([
+      resolveModel('org/tiny', 'model+tokenizer', { progress: 'none' }),
+      resolveModel('org/tiny', 'model+tokenizer', { progress: 'none' }),
+    ]);
+    assert.equal(a.dir, b.dir);
+    for (const [f, data] of files) assert.deepEqual(readFileSync(join(a.dir, f)), data);
+    assert.deepEqual(readdirSync(join(cache, 'models--org--tiny', 'blobs')).sort(), [...files].map(([f, d]) => etagOf(f, d)).sort());
+    // Each file crossed the wire once: the second resolve found the first one's links.
+    assert.deepEqual(hub.downloads.sort(), [...files.keys()].map((f) => `org/tiny/${f}`).sort());
   });
 });
