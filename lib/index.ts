@@ -32,3 +32,5 @@ export * from './trainer/index.js';
 export * from './tasks/index.js';
 export * from './prompt/index.js';
 export * from './pipelines/index.js';
+export { resolveModel, resolveModelSource, hubCacheDir, parseHubId } from './hub/index.js';
+export type { HubOptions, HubId, ModelFiles, ResolvedModel } from './hub/index.js';

@@ -92,4 +92,6 @@ export function registerCache(program: Command): void {
     .argument('<ids...>', 'org/name or org/name@revision')
     .option('--dry-run', 'print what would be removed')
     .action(async (ids: string[], o: { dryRun?: boolean }) => { await runCacheRemove(ids, o); });
+  // One `roots: error: ...` line for commander's own errors, as the top-level commands have.
+  for (const c of cache.commands) c.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
 }

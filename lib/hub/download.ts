@@ -221,7 +221,9 @@ export async function downloadSnapshot(ctx: DownloadContext): Promise<string> {
           }
         } catch (e) {
           if (incomplete) await rm(incomplete, { force: true });
-          throw hubError(e, ctx, errorCode);
+          if (e instanceof RootsError || e instanceof HubApiError) throw hubError(e, ctx, errorCode);
+          const cause = (e as Error & { cause?: { code?: string } }).cause?.code ?? (e as Error).message;
+          throw new RootsError('ERR_IO', `the download of ${entry.path} of ${repo}@${commit.slice(0, 7)} from ${ctx.endpoint} broke off (${cause}); nothing of it stays in the snapshot: run again (cache ${ctx.cacheDir})`, { cause: e });
         } finally {
           progress.endFile(entry);
         }
