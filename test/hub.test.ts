@@ -5,7 +5,7 @@
 // unreachable Hub). The CLI side is in hub-cli.test.ts.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -202,6 +202,14 @@ test('online errors: unknown revision, gated and private without a token, no rea
     const r = await resolveModel('org/gated', 'model+tokenizer', { progress: 'none' });
     assert.deepEqual(readFileSync(join(r.dir, 'config.json')), files.get('config.json'));
   });
+  // So does the token file `hf auth login` writes (HF_HOME/token) when HF_TOKEN is unset.
+  const home = join(t.dir, 'token-home');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(join(home, 'token'), 'hf_allowed\n');
+  await withEnv(online(join(t.dir, 'token-cache'), { HF_HOME: home }), async () => {
+    const r = await resolveModel('org/private', 'model+tokenizer', { progress: 'none' });
+    assert.deepEqual(readFileSync(join(r.dir, 'config.json')), files.get('config.json'));
+  });
 });
 
 test('online: two resolves of one id at once take turns on the cache lock and agree', async () => {
@@ -217,5 +225,21 @@ test('online: two resolves of one id at once take turns on the cache lock and ag
     assert.deepEqual(readdirSync(join(cache, 'models--org--tiny', 'blobs')).sort(), [...files].map(([f, d]) => etagOf(f, d)).sort());
     // Each file crossed the wire once: the second resolve found the first one's links.
     assert.deepEqual(hub.downloads.sort(), [...files.keys()].map((f) => `org/tiny/${f}`).sort());
+  });
+});
+
+test('online: a tokenizer first fetches only tokenizer files; the model then adds only its weights to the snapshot', async () => {
+  const cache = join(t.dir, 'partial-cache');
+  await withEnv(online(cache), async () => {
+    hub.downloads.length = 0;
+    const tok = await Tokenizer.fromPretrained('org/tiny', { progress: 'none' });
+    assert.deepEqual(tok.encode(TEXT).ids, fixture.tokenizer.encode(TEXT).ids);
+    const tokenizerFiles = [...files.keys()].filter((f) => f !== 'model.safetensors').sort();
+    assert.deepEqual(hub.downloads.sort(), tokenizerFiles.map((f) => `org/tiny/${f}`));
+    hub.downloads.length = 0;
+    const model = await BertForTokenClassification.fromPretrained('org/tiny', { log: null, progress: 'none' });
+    model.dispose();
+    assert.deepEqual(hub.downloads, ['org/tiny/model.safetensors']);
+    assert.deepEqual(readdirSync(join(cache, 'models--org--tiny', 'snapshots', COMMIT)).sort(), [...files.keys()].sort());
   });
 });
