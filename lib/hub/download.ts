@@ -200,9 +200,12 @@ export async function downloadSnapshot(ctx: DownloadContext): Promise<string> {
 
   const lockDir = join(ctx.cacheDir, '.locks', getRepoFolderName(hubRepo));
   await mkdir(lockDir, { recursive: true });
+  // A lock lost mid-download (its folder removed, e.g. by `roots cache remove`) must not throw from
+  // proper-lockfile's timer (its default): the files are still written the client's safe way.
   const release = await lockfile.lock(lockDir, {
     lockfilePath: join(lockDir, 'roots.lock'), realpath: false, stale: 30_000,
     retries: { retries: 1200, minTimeout: 250, maxTimeout: 1000, factor: 1.2 },
+    onCompromised: () => {},
   });
   const progress = new DownloadProgress(ctx, chosen.reduce((s, e) => s + sizeOf(e), 0), commit);
   const snapshot = join(repoDir, 'snapshots', commit);
@@ -236,7 +239,7 @@ export async function downloadSnapshot(ctx: DownloadContext): Promise<string> {
     }
   } finally {
     progress.stop();
-    await release();
+    await release().catch(() => {});
   }
   return snapshot;
 }
