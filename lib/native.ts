@@ -73,7 +73,41 @@ export interface NativeTensorEntry {
   end: number;
 }
 
+/** An adapter as the engine builds it (lib/peft/config.ts resolves it: defaults, matched targets). */
+export interface NativeAdapterConfig {
+  type: 'lora' | 'ia3' | 'prefix' | 'bitfit';
+  seed: number;
+  /** Parameters (HF names) the adapter trains a copy of: modules_to_save, BitFit's biases. */
+  saved: string[];
+  r?: number;
+  scaling?: number;
+  dropout?: number;
+  /** LoRA / (IA)³: module names (bert.encoder.layer.0.attention.self.query ...). */
+  targets?: string[];
+  /** (IA)³: targets whose input is scaled. */
+  feedforward?: string[];
+  numVirtualTokens?: number;
+  prefixProjection?: boolean;
+  encoderHiddenSize?: number;
+}
+
+export interface NativeAdapterInfo { name: string; type: string; numParameters: number; merged: boolean; step: number }
+
+/** model.adapter(op, ...): the adapter registry of native/adapters.h (all synchronous, small). */
+export interface NativeAdapterOps {
+  (op: 'add', name: string, config: NativeAdapterConfig): void;
+  (op: 'remove' | 'merge' | 'unmerge', name: string): void;
+  /** The adapter the next forward/trainStep uses ('' = the base); training: only its parameters get gradients. */
+  (op: 'use', name: string, training: boolean): void;
+  (op: 'active'): string;
+  (op: 'list'): NativeAdapterInfo[];
+  (op: 'parameters', name: string): { name: string; shape: number[] }[];
+  (op: 'get' | 'grad', name: string, param: string): Float32Array;
+  (op: 'set', name: string, param: string, values: Float32Array): void;
+}
+
 export interface NativeModel {
+  adapter: NativeAdapterOps;
   /** The Batch as it is: the addon reads its own field names and checks every value. */
   forward(batch: Batch): Promise<NativeForwardResult>;
   trainStep(batches: Batch[], options: NativeStepOptions): Promise<NativeStepResult>;
@@ -85,7 +119,8 @@ export interface NativeModel {
   setFrozen(patterns: string[]): string[];
   setPrecision(precision: 'fp32' | 'bf16'): void;
   loadSafetensors(path: string, entries: NativeTensorEntry[]): Promise<void>;
-  save(path: string, what: 'model' | 'optimizer', metadata?: Record<string, string>): Promise<void>;
+  /** 'adapter:<name>': PEFT's adapter_model.safetensors of that adapter. */
+  save(path: string, what: 'model' | 'optimizer' | `adapter:${string}`, metadata?: Record<string, string>): Promise<void>;
   dispose(): void;
   readonly disposed: boolean;
   readonly busy: boolean;

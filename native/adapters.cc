@@ -205,6 +205,11 @@ void Adapters::use(const std::string& name, bool training) {
     for (auto& p : o->leaves) p.requires_grad_(training_ && o.get() == a);
 }
 
+// The base's own leaf (Bert::P would give the active adapter's copy).
+torch::Tensor Adapters::baseLeaf(const std::string& leaf) const {
+  return model_.leaves_[model_.leafIndex_.at(leaf)].param.detach();
+}
+
 void Adapters::merge(const std::string& name) {
   Adapter& a = get(name);
   if (a.config.type == "prefix")
@@ -222,7 +227,7 @@ void Adapters::merge(const std::string& name) {
                        lin.ia3[1].defined() || lin.ia3[2].defined();
       if (!any) continue;
       const std::string l = "bert.encoder.layer." + std::to_string(i) + "." + kSiteModule[s];
-      auto W = model_.P(l + ".weight").detach(), b = model_.P(l + ".bias").detach();
+      auto W = baseLeaf(l + ".weight"), b = baseLeaf(l + ".bias");
       keep(W);
       keep(b);
       const int64_t n = s == 0 ? H : W.size(0);
@@ -236,7 +241,7 @@ void Adapters::merge(const std::string& name) {
     }
   }
   for (const auto& [leaf, t] : a.overrides) {
-    auto base = model_.P(leaf).detach();
+    auto base = baseLeaf(leaf);
     keep(base);
     base.copy_(t);
   }

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Batch } from '../batch.js';
 import { RootsError, describe } from '../errors.js';
 import { call, callSync, native, type NativeHead, type NativeModel, type NativeTensorEntry } from '../native.js';
@@ -14,6 +14,8 @@ import { readCheckpointIndex, type TensorIndex } from '../weights/index.js';
 import { atomicPath, writeFileAtomic } from '../util/atomic-write.js';
 import { type BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
 import { resolveOptimizerOptions, type OptimizerOptions } from './optimizer.js';
+import { type AdapterOptions, type ModelShape, resolveAdapter } from '../peft/config.js';
+import { ADAPTER_WEIGHTS_FILE, type AdapterRecord, loadAdapterFiles, type LoadAdapterOptions, saveAdapterFiles } from '../peft/files.js';
 import { resolveModelSource } from '../hub/resolve.js';
 import type { HubOptions } from '../hub/cache.js';
 
@@ -61,7 +63,15 @@ export interface ModelOutput {
 export interface TrainStepOptions extends OptimizerOptions {
   /** Seeds the dropout masks of this step (default 0; the Trainer passes seed + step, so resumed runs match). */
   rngSeed?: number;
+  /** The adapter this step trains (only its parameters change); default the model's (setAdapter); null: the base. */
+  adapter?: string | null;
 }
+
+/** Which adapter a forward pass uses: default the model's (setAdapter); null: the base alone. */
+export interface ForwardOptions { adapter?: string | null }
+
+/** An adapter loaded in a model (lib/peft). */
+export interface AdapterInfo { name: string; type: string; numParameters: number; merged: boolean; step: number }
 
 export interface StepResult { loss: number; gradNorm: number; skipped: boolean; tokens: number; step: number }
 
@@ -122,6 +132,8 @@ export class BertPreTrainedModel {
   loadReport: LoadReport = { source: null, missingKeys: [], unexpectedKeys: [], mismatchedKeys: [] };
   protected readonly nm: NativeModel;
   #precision: Precision = 'fp32';
+  #adapters = new Map<string, AdapterRecord>();
+  #adapter: string | null = null;
 
   protected constructor(config: BertConfig, head: Head, device: string, seed: number) {
     this.config = config;
@@ -166,6 +178,14 @@ export class BertPreTrainedModel {
 
   /** Loads weights from a safetensors or torch.save() file, checking every name and shape first. */
   async loadWeights(path: string, options: Pick<FromPretrainedOptions, 'ignoreMismatchedSizes' | 'log' | 'seed'> = {}): Promise<LoadReport> {
+    // A checkpoint of an adapter run (save() wrote the adapter alone): its weights go back into the adapter.
+    if (this.#adapter !== null && !existsSync(path) && existsSync(join(dirname(path), ADAPTER_WEIGHTS_FILE))) {
+      const name = this.#adapter;
+      this.deleteAdapter(name);
+      await this.loadAdapter(dirname(path), { name, ignoreBaseModel: true });
+      this.#adapter = name;
+      return this.loadReport;
+    }
     const index: TensorIndex = await readCheckpointIndex(path);
     const info = this.parameters();
     const shapes = new Map(info.map((p) => [p.name, p.shape]));
@@ -230,8 +250,8 @@ export class BertPreTrainedModel {
   get labels(): string[] | undefined { return labelsOf(this.config); }
   get precision(): Precision { return this.#precision; }
   /** The AdamW step count (bias correction); saved with the optimizer state. */
-  get optimizerStep(): number { return callSync(() => this.nm.optimizerStep); }
-  set optimizerStep(v: number) { callSync(() => { this.nm.optimizerStep = v; }); }
+  get optimizerStep(): number { return callSync(() => { this.#use(undefined, true); return this.nm.optimizerStep; }); }
+  set optimizerStep(v: number) { callSync(() => { this.#use(undefined, true); this.nm.optimizerStep = v; }); }
 
   getParameter(name: string): Float32Array { return callSync(() => this.nm.getParameter(name)); }
   setParameter(name: string, values: Float32Array): void { callSync(() => this.nm.setParameter(name, values)); }
@@ -250,8 +270,11 @@ export class BertPreTrainedModel {
   }
 
   /** Eval-mode forward pass (dropout off, no gradients) on a worker thread. */
-  async forward(batch: Batch): Promise<ModelOutput> {
-    return call(() => this.nm.forward(batch));
+  async forward(batch: Batch, options: ForwardOptions = {}): Promise<ModelOutput> {
+    return call(() => {
+      this.#use(options.adapter, false);
+      return this.nm.forward(batch);
+    });
   }
 
   /**
@@ -264,7 +287,10 @@ export class BertPreTrainedModel {
     const optimizer = resolveOptimizerOptions(options);
     const rngSeed = options.rngSeed ?? 0;
     if (!Number.isSafeInteger(rngSeed) || rngSeed < 0) throw new RootsError('ERR_INVALID_ARG', `Expected a non-negative integer for rngSeed but received ${describe(rngSeed)}`);
-    return call(() => this.nm.trainStep(list, { ...optimizer, rngSeed }));
+    return call(() => {
+      this.#use(options.adapter, true);
+      return this.nm.trainStep(list, { ...optimizer, rngSeed });
+    });
   }
 
   /**
@@ -274,6 +300,12 @@ export class BertPreTrainedModel {
    */
   async save(dir: string, options: { tokenizer?: { save(dir: string): Promise<void> } } = {}): Promise<void> {
     await mkdir(dir, { recursive: true });
+    if (this.#adapter !== null) {
+      // With an adapter set, the model saves it alone, as PEFT's PeftModel.save_pretrained does.
+      await this.saveAdapter(dir);
+      if (options.tokenizer) await options.tokenizer.save(dir);
+      return;
+    }
     await atomicPath(join(dir, 'model.safetensors'), (tmp) => call(() => this.nm.save(tmp, 'model', { format: 'pt' })));
     await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(this.savedConfig(), null, 2) + '\n');
     if (options.tokenizer) await options.tokenizer.save(dir);
@@ -281,6 +313,7 @@ export class BertPreTrainedModel {
 
   /** Saves the AdamW state (moments and step) next to a checkpoint, for resuming. */
   async saveOptimizer(path: string): Promise<void> {
+    callSync(() => this.#use(undefined, true));  // an adapter's own AdamW state when one is set
     await atomicPath(path, (tmp) => call(() => this.nm.save(tmp, 'optimizer', {})));
   }
 
@@ -293,6 +326,7 @@ export class BertPreTrainedModel {
       if (!rec) throw new RootsError('ERR_CHECKPOINT', `${path}: optimizer state lacks "${k}"`);
       entries.push({ target: `optim:${k}`, dtype: rec.dtype, shape: rec.shape, begin: rec.begin, end: rec.end });
     }
+    callSync(() => this.#use(undefined, true));
     await call(() => this.nm.loadSafetensors(path, entries));
     this.optimizerStep = Number(metadata.step ?? 0);
   }
@@ -302,6 +336,83 @@ export class BertPreTrainedModel {
     const c: BertConfig = { ...this.config, model_type: 'bert', architectures: [ARCHITECTURE[this.head]] };
     delete (c as Record<string, unknown>).num_labels;
     return c;
+  }
+
+  // ---- adapters (lib/peft): LoRA, (IA)³, prefix tuning, BitFit on this base ---------------------
+
+  /** Adds a fresh adapter (PEFT's initialisation: LoRA's B zero, (IA)³ ones), so the model's output is unchanged until it trains. */
+  addAdapter(name: string, options: AdapterOptions): void {
+    this.#checkNewAdapter(name);
+    const r = resolveAdapter(options, this.#shape());
+    callSync(() => this.nm.adapter('add', name, r.native));
+    this.#adapters.set(name, { name, options, peftConfig: r.peftConfig });
+  }
+
+  /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors); returns its name. */
+  async loadAdapter(dir: string, options: LoadAdapterOptions = {}): Promise<string> {
+    const name = options.name ?? 'default';
+    this.#checkNewAdapter(name);
+    const rec = await loadAdapterFiles(this.nm, this.#shape(), dir, name, this.#baseName(), options);
+    this.#adapters.set(name, rec);
+    return name;
+  }
+
+  /** Saves adapter `name` (default: the model's) in PEFT's format: it loads with PeftModel.from_pretrained. */
+  async saveAdapter(dir: string, name: string | null = this.#adapter): Promise<void> {
+    if (name === null) throw new RootsError('ERR_INVALID_ARG', 'saveAdapter: no adapter given and none set (setAdapter)');
+    const rec = this.#record(name);
+    await saveAdapterFiles(this.nm, rec, dir, this.#baseName());
+  }
+
+  /** The adapter forward/trainStep/pipelines use when a call names none; null: the base alone. */
+  setAdapter(name: string | null): void {
+    if (name !== null) this.#record(name);
+    this.#adapter = name;
+  }
+  get activeAdapter(): string | null { return this.#adapter; }
+
+  /** The loaded adapters: type, trainable parameters, merged or not, AdamW steps taken. */
+  adapters(): AdapterInfo[] { return callSync(() => this.nm.adapter('list')); }
+
+  /** Unloads an adapter (a merged one's change stays in the base weights: PEFT's merge_and_unload). */
+  deleteAdapter(name: string): void {
+    this.#record(name);
+    callSync(() => this.nm.adapter('remove', name));
+    this.#adapters.delete(name);
+    if (this.#adapter === name) this.#adapter = null;
+  }
+
+  /** Adds the adapter into the base weights (prefix adapters cannot be); unmergeAdapter restores them exactly. */
+  mergeAdapter(name: string): void { this.#record(name); callSync(() => this.nm.adapter('merge', name)); }
+  unmergeAdapter(name: string): void { this.#record(name); callSync(() => this.nm.adapter('unmerge', name)); }
+
+  /** An adapter's parameters (PEFT's names, without the adapter name), their values and gradients. */
+  adapterParameters(name: string): { name: string; shape: number[] }[] { this.#record(name); return callSync(() => this.nm.adapter('parameters', name)); }
+  getAdapterParameter(name: string, param: string): Float32Array { return callSync(() => this.nm.adapter('get', name, param)); }
+  setAdapterParameter(name: string, param: string, values: Float32Array): void { callSync(() => this.nm.adapter('set', name, param, values)); }
+  getAdapterGradient(name: string, param: string): Float32Array { return callSync(() => this.nm.adapter('grad', name, param)); }
+
+  #record(name: string): AdapterRecord {
+    const r = this.#adapters.get(name);
+    if (!r) throw new RootsError('ERR_INVALID_ARG', `no adapter named ${JSON.stringify(name)} (loaded: ${[...this.#adapters.keys()].join(', ') || 'none'})`);
+    return r;
+  }
+  #checkNewAdapter(name: string): void {
+    if (typeof name !== 'string' || name === '' || name.includes('/')) throw new RootsError('ERR_INVALID_ARG', `Expected a non-empty adapter name without '/' but received ${describe(name)}`);
+    if (this.#adapters.has(name)) throw new RootsError('ERR_INVALID_ARG', `an adapter named ${JSON.stringify(name)} is already loaded (deleteAdapter it first, or choose another name)`);
+  }
+  /** Selects the adapter of a call (undefined: the model's; null: none) on the native side. */
+  #use(adapter: string | null | undefined, training: boolean): void {
+    const name = adapter === undefined ? this.#adapter : adapter;
+    if (name !== null) this.#record(name);
+    this.nm.adapter('use', name ?? '', training);
+  }
+  #shape(): ModelShape {
+    return { head: this.head, hiddenSize: this.config.hidden_size, numLayers: this.config.num_hidden_layers, numHeads: this.config.num_attention_heads, parameters: this.parameters() };
+  }
+  #baseName(): string | null {
+    const src = this.loadReport.source;
+    return src ? dirname(src) : ((this.config as { _name_or_path?: string })._name_or_path ?? null);
   }
 
   /** Frees the native memory now (idempotent). A model in the middle of a call is freed when it ends. */
