@@ -5,12 +5,15 @@
  */
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RootsError, TorchError, type RootsErrorCode } from './errors.js';
 import type { Batch } from './batch.js';
 import type { BertConfig } from './models/config.js';
 import type { ResolvedOptimizerOptions } from './models/optimizer.js';
+import { findLibTorch, flavourOf, LibTorchNotFound, type LibTorchInfo } from '../scripts/find-libtorch.mjs';
+import { builtMismatch, choosePrebuilt, howToGet, listPrebuilds, mismatch, readRecord, stagePrebuilt } from '../scripts/prebuilt.mjs';
 
 export interface NativeInfo {
   torchVersion: string;
@@ -174,28 +177,73 @@ export interface NativeBinding {
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const candidates = [
-  process.env.ROOTS_NATIVE_PATH,
-  join(root, 'build', 'Release', 'roots_native.node'),
-  join(root, 'build', 'Debug', 'roots_native.node'),
-].filter((p): p is string => Boolean(p));
+/** The command that builds the addon from source in an installed package (bin/roots.js runs scripts/install.mjs). */
+const BUILD = '`npx roots build` (needs cmake, a C++ compiler and the LibTorch headers)';
 
-function possibleSolutions(err: Error, path: string | undefined): string {
+function loadError(lines: string[], cause?: unknown): RootsError {
+  return new RootsError('ERR_NATIVE_LOAD', ['roots-nlp could not load its native addon:', ...lines].join('\n'), cause ? { cause } : undefined);
+}
+
+/**
+ * Which binary to load, checked against the LibTorch it will run with before anything is dlopen'ed:
+ * ROOTS_NATIVE_PATH, else a build from source (build/Release, build/Debug), else the prebuilt binary
+ * (prebuilds/, scripts/prebuilt.mjs) of the flavour of the LibTorch found now (scripts/find-libtorch.mjs:
+ * LIBTORCH, LIBTORCH_USE_PYTORCH=1, or the system's).
+ */
+function locate(): string {
+  const explicit = process.env.ROOTS_NATIVE_PATH;
+  if (explicit && !existsSync(explicit)) throw loadError([`  ROOTS_NATIVE_PATH=${explicit} does not exist.`, 'Possible solutions:', '- Unset ROOTS_NATIVE_PATH, or point it at a roots_native.node (build/Release/roots_native.node after `npm run build:native`).']);
+  const built = [explicit, join(root, 'build', 'Release', 'roots_native.node'), join(root, 'build', 'Debug', 'roots_native.node')]
+    .find((p): p is string => Boolean(p) && existsSync(p as string));
+  if (built) {
+    const record = readRecord(built);
+    const why = record && builtMismatch(record);
+    if (why) throw loadError([`  ${built}: ${why}.`, 'Possible solutions:', `- Reinstall that LibTorch, or rebuild against the one you have: \`npm run build:native\` in a checkout, ${BUILD} in an installed package.`]);
+    return built;
+  }
+  let torch: LibTorchInfo;
+  try {
+    torch = findLibTorch();
+  } catch (e) {
+    if (!(e instanceof LibTorchNotFound)) throw e;
+    const have = listPrebuilds(root).map((p) => p.flavour);
+    throw loadError([`  ${(e as Error).message.split('\n')[0]}`, 'Possible solutions:', ...(e as Error).message.split('\n').slice(1).map((l) => `- ${l.trim()}`),
+      have.length > 0 ? `- This package has prebuilt binaries for: ${have.join(', ')}. With any other LibTorch, build from source: ${BUILD}.` : `- Then build the addon: ${BUILD}.`], e);
+  }
+  const flavour = flavourOf(torch);
+  const found = `LibTorch ${torch.version} (${torch.cxx11abi ? 'C++11 ABI' : 'pre-C++11 ABI'}, ${torch.cuda ? 'CUDA' : 'CPU only'}; ${torch.source}, ${torch.libDir})`;
+  const prebuilt = choosePrebuilt(root, torch);
+  if (!prebuilt?.record) {
+    const have = listPrebuilds(root).map((p) => p.flavour);
+    throw loadError([`  no binary for the ${found}: none was built from source, and ${have.length > 0 ? `the prebuilt ones are for ${have.join(', ')} only` : 'this package has no prebuilt ones'} (wanted ${flavour}).`,
+      'Possible solutions:', `- Build it for this LibTorch: ${BUILD}.`, ...have.map((f) => `- Or use a LibTorch the prebuilt binary ${f} fits: ${howToGet(f)}.`)]);
+  }
+  const record = prebuilt.record;
+  const why = mismatch(record, torch, prebuilt.file);
+  if (why) throw loadError([`  ${why}.`, 'Possible solutions:', `- Reinstall roots-nlp (a corrupt file), or build from source: ${BUILD}.`, `- It needs ${howToGet(record.flavour)}.`]);
+  const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'roots-nlp', 'native');
+  try {
+    return stagePrebuilt({ ...prebuilt, record }, torch.libDir, cache);
+  } catch (e) {
+    throw loadError([`  could not stage ${prebuilt.file} for ${torch.libDir} in ${cache}: ${(e as Error).message}`, 'Possible solutions:', '- Make that folder writable, or set XDG_CACHE_HOME to a writable one.'], e);
+  }
+}
+
+function possibleSolutions(err: Error, path: string): string {
   const msg = err.message;
-  const lines = [`roots-nlp could not load its native addon${path ? ` (${path})` : ''}:`, `  ${msg.split('\n')[0]}`, 'Possible solutions:'];
-  if (!path) {
-    lines.push('- The addon was not built. Run `npm run build:native` (needs LibTorch and cmake; see README "LibTorch").');
-    lines.push('- If `npm install` printed "LibTorch was not found": `sudo apt-get install libtorch-dev`, or set LIBTORCH=/path/to/libtorch, or LIBTORCH_USE_PYTORCH=1 with a Python that has torch, then `npm run build:native`.');
-  } else if (/libtorch_cuda|libc10_cuda|libcudart|libcublas|libnvrtc/.test(msg)) {
-    lines.push('- The addon was built against a CUDA LibTorch whose CUDA libraries are not found at run time: add the CUDA and LibTorch lib folders to LD_LIBRARY_PATH, or rebuild against a CPU LibTorch.');
+  const lines = [`roots-nlp could not load its native addon (${path}):`, `  ${msg.split('\n')[0]}`, 'Possible solutions:'];
+  if (/libtorch_cuda|libc10_cuda|libcudart|libcublas|libnvrtc|libcuda\.so/.test(msg)) {
+    lines.push('- The addon was built against a CUDA LibTorch whose CUDA libraries are not found at run time: add the CUDA and LibTorch lib folders to LD_LIBRARY_PATH, or use a CPU LibTorch (its prebuilt binary, or a build from source).');
   } else if (/lib(torch|c10|torch_cpu)[^ ]*\.so/.test(msg)) {
-    lines.push('- LibTorch\'s shared libraries are not found: the LibTorch the addon was built against has moved or was removed. Reinstall it, or rebuild with `npm run build:native`.');
+    lines.push(`- LibTorch's shared libraries are not found: the LibTorch the addon was built against has moved or was removed. Reinstall it, or rebuild: \`npm run build:native\` in a checkout, ${BUILD} in an installed package.`);
   } else if (/undefined symbol/.test(msg)) {
     lines.push('- The addon and LibTorch disagree on the C++ ABI or version (undefined symbol). Rebuild against the LibTorch you run with: `npm run build:native`. For a PyTorch wheel, use LIBTORCH_USE_PYTORCH=1 so the ABI flag is taken from it.');
   } else if (/NODE_MODULE_VERSION|napi/i.test(msg)) {
     lines.push(`- The addon was built for another Node.js. This is Node ${process.versions.node}; rebuild with \`npm run build:native\`. roots-nlp needs Node >= 20.17.`);
+  } else if (/invalid ELF header|file too short|not an ELF/i.test(msg)) {
+    lines.push(`- The file is not a valid shared library (a corrupt or truncated download): reinstall roots-nlp, or build from source: ${BUILD}.`);
   } else {
-    lines.push('- Rebuild the addon: `npm run build:native`, and check `node scripts/find-libtorch.mjs`.');
+    lines.push(`- Rebuild the addon: \`npm run build:native\` (${BUILD} in an installed package), and check \`node scripts/find-libtorch.mjs\`.`);
   }
   return lines.join('\n');
 }
@@ -205,8 +253,7 @@ let cached: NativeBinding | undefined;
 /** Loads the addon once; throws RootsError('ERR_NATIVE_LOAD') with a "possible solutions" list. */
 export function native(): NativeBinding {
   if (cached) return cached;
-  const path = candidates.find((p) => existsSync(p));
-  if (!path) throw new RootsError('ERR_NATIVE_LOAD', possibleSolutions(new Error('roots_native.node not found'), undefined));
+  const path = locate();
   try {
     const require = createRequire(import.meta.url);
     cached = require(path) as NativeBinding;

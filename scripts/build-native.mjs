@@ -10,7 +10,8 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
-import { findLibTorch } from './find-libtorch.mjs';
+import { renameSync, writeFileSync } from 'node:fs';
+import { findLibTorch, flavourOf } from './find-libtorch.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 if (process.env.ROOTS_SKIP_NATIVE_BUILD === '1') { console.log('roots: skipping the native build (ROOTS_SKIP_NATIVE_BUILD=1)'); process.exit(0); }
@@ -34,3 +35,15 @@ if (r.status !== 0) {
   console.error('  node scripts/find-libtorch.mjs    prints what was found');
   process.exit(r.status ?? 1);
 }
+// What this binary was built against, beside it: lib/native.ts checks it against the LibTorch found
+// before loading, and scripts/prebuild.mjs packs it with the binary.
+const node = join(out, process.env.ROOTS_BUILD_DEBUG === '1' ? 'Debug' : 'Release', 'roots_native.node');
+const record = {
+  flavour: flavourOf(torch), torchVersion: torch.version, cxx11abi: torch.cxx11abi, cuda: torch.cuda,
+  libDir: torch.libDir, source: torch.source, platform: process.platform, arch: process.arch, napiVersion: 8,
+};
+const recordFile = node.replace(/\.node$/, '.json');
+writeFileSync(`${recordFile}.tmp`, `${JSON.stringify(record, null, 2)}\n`);
+renameSync(`${recordFile}.tmp`, recordFile);
+console.log(`roots: built ${node} (${record.flavour})`);
+

@@ -92,12 +92,13 @@ export function findLibTorch(env = process.env) {
 }
 
 /**
- * The name of a LibTorch flavour as prebuilt binaries record it: "torch1.13-cxx11-cpu". Binaries of
- * one major.minor and ABI are interchangeable (LibTorch keeps its ABI within a minor release).
+ * The name of a LibTorch flavour as prebuilt binaries record it: "torch1_13-cxx11-cpu" (no dots: it is
+ * a tag in a node-gyp-build file name). One major.minor, ABI and device: LibTorch keeps its ABI within
+ * a minor release, not across.
  */
 export function flavourOf(t) {
   const [major, minor] = t.version.split('.');
-  return `torch${major}.${minor}-${t.cxx11abi ? 'cxx11' : 'precxx11'}-${t.cuda ? 'cuda' : 'cpu'}`;
+  return `torch${major}_${minor}-${t.cxx11abi ? 'cxx11' : 'precxx11'}-${t.cuda ? 'cuda' : 'cpu'}`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -12,6 +12,8 @@ if [ "${ROOTS_SKIP_PYTHON_TORCH:-}" != 1 ] && ! /usr/bin/python3 -c 'import torc
 # OpenBLAS (5 vs 130+ GFLOP/s measured here), so install OpenBLAS when no optimised BLAS is selected.
 blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
 case "$blas" in *openblas*|*blis*|*mkl*) ;; *) need+=(libopenblas0-pthread) ;; esac
+# CI's LibTorch 2.x leg (scripts/ci-torch2.sh) makes a venv where a local package index exists.
+if [ -d /opt/pypi/simple ] && ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3-venv); fi
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
