@@ -35,8 +35,10 @@ case "${1:-}" in
     py="$VENV/bin/python"
     [ -x "$py" ] || { echo "roots CI: $py is missing; run '$0 venv' first" >&2; exit 1; }
     LIBTORCH_USE_PYTORCH=1 PYTHON="$py" ROOTS_BUILD_DIR=build-torch2 node scripts/build-native.mjs
+    # package.test packs this build beside build/'s and installs the tarball: with LIBTORCH_USE_PYTORCH=1
+    # the wheel's flavour is chosen and loaded from a staged copy (scripts/prebuilt.mjs stagePrebuilt).
     ROOTS_NATIVE_PATH="$PWD/build-torch2/Release/roots_native.node" ROOTS_PYTHON="$py" ROOTS_EXPECT_TORCH=2.13 \
-      node scripts/run-tests.mjs engine.test engine-parity libtorch
+      LIBTORCH_USE_PYTORCH=1 PYTHON="$py" node scripts/run-tests.mjs engine.test engine-parity package
     ;;
   *)
     echo "usage: $0 venv|test" >&2
