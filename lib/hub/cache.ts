@@ -50,7 +50,8 @@ export const NEEDS: Record<ModelFiles, { groups: FileGroup[]; optional: string[]
       { files: ['adapter_config.json'], fetch: 'first', what: 'adapter_config.json' },
       { files: ['adapter_model.safetensors', 'adapter_model.bin'], fetch: 'first', what: 'adapter weights (adapter_model.safetensors or adapter_model.bin)' },
     ],
-    optional: [],
+    // roots saves the task's head and labels beside PEFT's two files.
+    optional: ['config.json'],
   },
 };
 
@@ -169,4 +170,14 @@ export async function lookupCache(cacheDir: string, id: HubId, need: ModelFiles)
   const snapshot = commit && existsSync(join(repoDir, 'snapshots', commit)) ? join(repoDir, 'snapshots', commit) : null;
   const missing = snapshot ? await missingFiles(snapshot, need) : NEEDS[need].groups.map((g) => g.what);
   return { repoDir, commit, snapshot, missing };
+}
+
+/**
+ * The Hub id of a snapshot folder (`.../models--org--name/snapshots/<commit>` → `org/name`), or null.
+ * A model loaded from the cache is named by its id (as Transformers' `_name_or_path` and PEFT's
+ * `base_model_name_or_path` name it), not by the snapshot path.
+ */
+export function hubIdOfSnapshot(dir: string): string | null {
+  const m = /(?:^|[\\/])models--([^\\/]+)[\\/]snapshots[\\/][0-9a-f]{40}[\\/]*$/.exec(dir);
+  return m ? m[1].split('--').join('/') : null;
 }
