@@ -113,7 +113,7 @@ BatchTensors ReadBatch(Napi::Env env, const Napi::Value& value, const std::strin
 void ToDevice(BatchTensors& b, torch::Device d) {
   std::vector<torch::Tensor*> ints;
   for (auto* t : {&b.input_ids, &b.attention_mask, &b.token_type_ids, &b.labels, &b.labels2, &b.start_positions, &b.end_positions,
-                  &b.mask_positions, &b.verbalizer_ids})
+                  &b.mask_positions, &b.verbalizer_ids, &b.soft_prompt_slots})
     if (t->defined() && t->scalar_type() == torch::kInt32) ints.push_back(t);
   if (d.is_cpu()) {
     for (auto* t : ints) *t = t->to(torch::kInt64);

@@ -83,6 +83,7 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
   } else if (h != "base") {
     throw RootsException("ERR_CONFIG", "unknown head '" + h + "' (expected base, token, sequence, mlm, qa or intent-slots)");
   }
+  if (c.soft_prompt_tokens > 0) addParam("soft_prompt.embeddings", {c.soft_prompt_tokens, H}, false);  // native/prompt.h
   allocate();
   initWeights(c.seed);
 }
@@ -231,6 +232,7 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
 
   // Embeddings: (word + token type) + position, LayerNorm, dropout (HF's order of additions).
   auto x = at::embedding(P("bert.embeddings.word_embeddings.weight"), b.input_ids, c.pad_token_id);
+  if (b.soft_prompt_slots.defined()) x = SoftPromptEmbeddings(x, P("soft_prompt.embeddings"), b.soft_prompt_slots);
   x = x + at::embedding(P("bert.embeddings.token_type_embeddings.weight"), b.token_type_ids);
   x = x + at::embedding(P("bert.embeddings.position_embeddings.weight"), positions);
   x = at::layer_norm(x, {H}, P("bert.embeddings.LayerNorm.weight"), P("bert.embeddings.LayerNorm.bias"), c.layer_norm_eps);

@@ -38,6 +38,7 @@ struct BertConfig {
   double slot_loss_weight = 0;         // intent-slots: loss = intent + slot_loss_weight * slots
   std::string problem_type = "single_label_classification";  // config.json's null; or multi_label_classification, regression
   std::vector<double> class_weights;  // per-class loss weights (imbalanced data); empty: none
+  int64_t soft_prompt_tokens = 0;      // P-tuning: trainable prompt embeddings [P, H] (native/prompt.h); 0: none
   uint64_t seed = 0;                   // fresh initialisation
 };
 
@@ -64,6 +65,7 @@ struct BatchTensors {
   // Prompt classification on the mlm head (native/prompt.h): the [MASK] of each row [B], the
   // verbalizer's token ids [C, K] and weights [C, K]; labels then holds class ids [B].
   torch::Tensor mask_positions, verbalizer_ids, verbalizer_weights;
+  torch::Tensor soft_prompt_slots;  // [B, T]: -1, or the soft prompt token replacing that word embedding
   int64_t tokens = -1;         // real tokens (attention mask sum), counted on the host; -1: unknown
 };
 

@@ -87,6 +87,8 @@ BertConfig ReadConfig(Napi::Object o, Napi::Object options) {
       c.class_weights.push_back(v.As<Napi::Number>().DoubleValue());
     }
   }
+  Napi::Value sp = o.Get("soft_prompt_tokens");  // P-tuning's prompt embeddings (native/prompt.h); absent: none
+  c.soft_prompt_tokens = sp.IsUndefined() || sp.IsNull() ? 0 : RequireInt(o, "soft_prompt_tokens", w);
   c.head = RequireString(options, "head", "options");
   c.seed = static_cast<uint64_t>(RequireInt(options, "seed", "options"));
   const std::string& h = c.head;

@@ -4,7 +4,27 @@
 
 namespace roots {
 
+void ReadSoftPromptSlots(Napi::Env env, Napi::Object o, const std::string& where, const BertConfig& c, BatchTensors& b) {
+  Napi::Value v = o.Get("softPromptSlots");
+  if (v.IsUndefined()) return;
+  if (c.soft_prompt_tokens < 1)
+    throw MakeError(env, "ERR_INVALID_ARG", where + " has softPromptSlots, but the model has no soft prompt (load it with config.soft_prompt_tokens = the template's number of [P])");
+  auto slots = CopyInt32Array(env, v, "softPromptSlots", b.batch * b.seq);
+  const int32_t* p = slots.data_ptr<int32_t>();
+  for (int64_t i = 0; i < slots.numel(); i++)
+    if (p[i] < -1 || p[i] >= c.soft_prompt_tokens)
+      throw MakeError(env, "ERR_INVALID_ARG", where + ": softPromptSlots[" + std::to_string(i) + "] = " + std::to_string(p[i]) +
+                                                  " is out of range [-1, " + std::to_string(c.soft_prompt_tokens) + ")");
+  b.soft_prompt_slots = slots.view({b.batch, b.seq});
+}
+
+torch::Tensor SoftPromptEmbeddings(const torch::Tensor& x, const torch::Tensor& prompt, const torch::Tensor& slots) {
+  auto picked = at::embedding(prompt, slots.clamp_min(0));
+  return at::where(slots.ge(0).unsqueeze(-1), picked, x);
+}
+
 bool ReadPromptFields(Napi::Env env, Napi::Object o, const std::string& where, const BertConfig& c, BatchTensors& b) {
+  ReadSoftPromptSlots(env, o, where, c, b);
   Napi::Value mp = o.Get("maskPositions");
   if (mp.IsUndefined()) return false;
   if (c.head != "mlm")

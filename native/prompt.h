@@ -13,6 +13,15 @@ namespace roots {
 // ERR_INVALID_ARG naming the field for anything malformed, or for prompt fields on another head.
 bool ReadPromptFields(Napi::Env env, Napi::Object o, const std::string& where, const BertConfig& c, BatchTensors& b);
 
+// Soft prompts (P-tuning): a model whose config has soft_prompt_tokens = P holds the trainable
+// "soft_prompt.embeddings" [P, H]; a batch's softPromptSlots (Int32Array [B * T], -1 for ordinary
+// tokens, k for the template's k-th [P]) says where they replace the word embeddings. Read here
+// (called by ReadPromptFields, so any batch may carry them); an error for a model without them.
+void ReadSoftPromptSlots(Napi::Env env, Napi::Object o, const std::string& where, const BertConfig& c, BatchTensors& b);
+
+// The word embeddings x [B, T, H] with the soft prompt's rows at the slots (int64 [B, T], -1: keep).
+torch::Tensor SoftPromptEmbeddings(const torch::Tensor& x, const torch::Tensor& prompt, const torch::Tensor& slots);
+
 // The hidden states at each row's mask: x [B, T, H], positions int64 [B] -> [B, H].
 torch::Tensor PromptMaskStates(const torch::Tensor& x, const torch::Tensor& positions);
 
