@@ -15,7 +15,8 @@ import { pipeline } from '../lib/pipelines/index.js';
 import { RootsError } from '../lib/errors.js';
 import { parseHubId, resolveModel } from '../lib/hub/index.js';
 import { corpusFixture, tinyModel } from './ner-fixtures.js';
-import { tmp } from './helpers.js';
+import { rng, tmp } from './helpers.js';
+import { makeBatch, perturb } from './peft-helpers.js';
 import { commitId, etagOf, startStandInHub, writePythonCache, type StandInHub } from './hub-fixtures.js';
 
 const t = tmp('roots-hub-');
@@ -241,5 +242,36 @@ test('online: a tokenizer first fetches only tokenizer files; the model then add
     model.dispose();
     assert.deepEqual(hub.downloads, ['org/tiny/model.safetensors']);
     assert.deepEqual(readdirSync(join(cache, 'models--org--tiny', 'snapshots', COMMIT)).sort(), [...files.keys()].sort());
+  });
+});
+
+test('an adapter by Hub id: loadAdapter(\'org/tiny-lora\') on the model from \'org/tiny\'; adapters saved from it name the base by its id', async () => {
+  const cache = join(t.dir, 'adapter-cache');
+  const saved = join(t.dir, 'lora');
+  const batch = makeBatch(rng(4), 2, 8, 'token', fixture.labels.length);
+  await withEnv(online(cache), async () => {
+    const trained = await BertForTokenClassification.fromPretrained('org/tiny', { log: null, progress: 'none' });
+    trained.addAdapter('lora', { type: 'lora', r: 2, alpha: 4, targetModules: ['query', 'value'] });
+    perturb(trained, 'lora', rng(5));
+    trained.setAdapter('lora');
+    const expected = (await trained.forward(batch)).logits;
+    await trained.saveAdapter(saved, 'lora');
+    trained.dispose();
+    // As PEFT writes it for a model loaded by id: the id, not the snapshot path.
+    assert.equal(JSON.parse(readFileSync(join(saved, 'adapter_config.json'), 'utf8')).base_model_name_or_path, 'org/tiny');
+
+    const adapterHub = await startStandInHub({ 'org/tiny-lora': { commit: commitId('lora'), files: new Map(readdirSync(saved).map((f) => [f, readFileSync(join(saved, f))])) } });
+    try {
+      const model = await BertForTokenClassification.fromPretrained('org/tiny', { log: null });
+      await model.loadAdapter('org/tiny-lora', { name: 'lora', endpoint: adapterHub.url, progress: 'none' });
+      model.setAdapter('lora');
+      assert.deepEqual((await model.forward(batch)).logits, expected);
+      model.dispose();
+      // PEFT's two files, and the config.json roots saves beside them (head and labels) when there is one.
+      const wanted = ['adapter_config.json', 'adapter_model.safetensors', 'config.json'].filter((f) => existsSync(join(saved, f)));
+      assert.deepEqual(adapterHub.downloads.sort(), wanted.map((f) => `org/tiny-lora/${f}`));
+    } finally {
+      await adapterHub.close();
+    }
   });
 });

@@ -17,7 +17,7 @@ import { resolveOptimizerOptions, type OptimizerOptions } from './optimizer.js';
 import { type AdapterOptions, type ModelShape, resolveAdapter } from '../peft/config.js';
 import { ADAPTER_WEIGHTS_FILE, type AdapterRecord, loadAdapterFiles, type LoadAdapterOptions, saveAdapterFiles } from '../peft/files.js';
 import { resolveModelSource } from '../hub/resolve.js';
-import type { HubOptions } from '../hub/cache.js';
+import { type HubOptions, hubIdOfSnapshot } from '../hub/cache.js';
 
 export type Head = NativeHead;
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
@@ -348,10 +348,14 @@ export class BertPreTrainedModel {
     this.#adapters.set(name, { name, options, peftConfig: r.peftConfig });
   }
 
-  /** Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors); returns its name. */
-  async loadAdapter(dir: string, options: LoadAdapterOptions = {}): Promise<string> {
+  /**
+   * Loads a PEFT adapter folder (adapter_config.json + adapter_model.safetensors), or a Hub id of one
+   * (`org/name@revision`, through the Hugging Face cache); returns its name.
+   */
+  async loadAdapter(source: string, options: LoadAdapterOptions & HubOptions = {}): Promise<string> {
     const name = options.name ?? 'default';
     this.#checkNewAdapter(name);
+    const dir = await resolveModelSource(source, 'adapter', options);
     const rec = await loadAdapterFiles(this.nm, this.#shape(), dir, name, this.#baseName(), options);
     this.#adapters.set(name, rec);
     return name;
@@ -412,7 +416,7 @@ export class BertPreTrainedModel {
   }
   #baseName(): string | null {
     const src = this.loadReport.source;
-    return src ? dirname(src) : ((this.config as { _name_or_path?: string })._name_or_path ?? null);
+    return src ? (hubIdOfSnapshot(dirname(src)) ?? dirname(src)) : ((this.config as { _name_or_path?: string })._name_or_path ?? null);
   }
 
   /** Frees the native memory now (idempotent). A model in the middle of a call is freed when it ends. */
