@@ -12,13 +12,13 @@ import type { Command } from 'commander';
 import type { IntentSlotExample, TaggedSentence, TextExample } from '../data/readers.js';
 import { RootsError } from '../errors.js';
 import type { BertPreTrainedModel, Device } from '../models/bert.js';
-import { readConfig } from '../models/config.js';
 import { TAGGING_SCHEMES, type TaggingScheme } from '../metrics/seqeval.js';
 import { evaluateIntentSlots } from '../tasks/intent-slots.js';
 import { evaluateNer } from '../tasks/ner.js';
 import { evaluateTextClassification } from '../tasks/text-classification.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { DEVICE_PARSER, cli, parsers, processIO, resolveModelDir, resolvePrecision, type CliIO } from './common.js';
+import { DEVICE_PARSER, cli, parsers, processIO, resolvePrecision, type CliIO } from './common.js';
+import { loadWithAdapter, resolveAdapterSource } from './adapter.js';
 import { DATA_SPECS, type DataFlags } from './data.js';
 import { TASKS, TASK_FLAGS, checkTaskFlags, flagName, modelTask, type CliTaskName } from './tasks.js';
 import { MLM_EVAL_FLAGS, evalMlmCorpus, type MlmEvalFlags } from './pretrain.js';
@@ -26,6 +26,8 @@ import { MLM_EVAL_FLAGS, evalMlmCorpus, type MlmEvalFlags } from './pretrain.js'
 /** Options of `roots eval`. */
 export interface EvalCommandOptions extends DataFlags, MlmEvalFlags {
   model?: string;
+  /** A PEFT adapter folder applied to --model. */
+  adapter?: string;
   data?: string;
   json?: boolean;
   batchSize?: number;
@@ -95,17 +97,19 @@ function metricsLine(metrics: Record<string, number>): string {
 }
 
 export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Promise<Record<string, unknown>> {
-  const dir = await resolveModelDir('--model', o.model, io);
-  const task = modelTask(await readConfig(dir), dir);
+  const src = await resolveAdapterSource(o.model, o.adapter, io);
+  const dir = src.modelDir;
+  const task = modelTask(src.config, src.adapterDir ?? dir);
   const foreign = (task === 'mlm' ? [...TASK_FLAGS, 'strict', 'threshold', 'format', 'encoding'] as const : MLM_EVAL_FLAGS).find((k) => o[k as keyof EvalCommandOptions] !== undefined);
   if (foreign) throw new RootsError('ERR_INVALID_ARG', `${flagName(foreign)} is ${task === 'mlm' ? 'not for' : 'for'} masked-LM models (--model ${dir} is ${task === 'mlm' ? 'a masked-LM' : `a ${task}`} model)`);
+  if (task === 'mlm' && src.adapterDir) throw new RootsError('ERR_UNSUPPORTED', `--adapter with a masked-LM model: roots eval scores adapters on labelled data (ner, text-classification, intent-slots)`);
   if (task === 'mlm') return evalMlmCorpus(dir, o, io);
   const row = TASKS[task];
   checkTaskFlags(row, o, 'model');
   if (!o.data) throw new RootsError('ERR_INVALID_ARG', `--data is required (${row.data})`);
   const examples = await row.read('--data', o.data, o);
   const tokenizer = await Tokenizer.fromPretrained(dir);
-  const model = await row.model.fromPretrained(dir, { device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision), log: null });
+  const model = await loadWithAdapter(row.model, src, { device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision) });
   try {
     if (!model.loadReport.source) throw new RootsError('ERR_CHECKPOINT', `--model ${dir} has no weights (model.safetensors): train it first`);
     const maxLength = o.maxLength ?? Math.min(row.maxLength, model.config.max_position_embeddings);
@@ -122,6 +126,7 @@ export function registerEval(program: Command, io: CliIO = processIO): void {
     .command('eval')
     .description('score a trained model on labelled data: NER (seqeval report), text classification (accuracy, F1, MCC, report, confusion matrix), intent + slots (intent accuracy, slot F1, exact match); a masked-LM on plain text (loss, perplexity, masked-token accuracy)')
     .option('--model <dir|id>', 'trained model folder, or a Hub id (org/name[@revision]; Hugging Face cache, downloaded when missing)')
+    .option('--adapter <dir|id>', 'a PEFT adapter folder (roots train --peft, or PEFT\'s save_pretrained) applied to --model')
     .option('--data <file>', 'labelled data: CoNLL (ner), TSV/CSV/JSONL/TREC (text-classification), a seq.in/seq.out/label folder (intent-slots); plain text (masked-LM)')
     .option('--json', 'print the scores as JSON')
     .option('--batch-size <n>', 'windows per batch (default 32)', cli(parsers.positiveInt))

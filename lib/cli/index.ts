@@ -13,6 +13,7 @@ import { registerInit } from './init.js';
 import { registerDemo } from './demo.js';
 import { registerVocab } from './vocab.js';
 import { registerPretrain } from './pretrain.js';
+import { registerMerge } from './merge.js';
 import { registerCache } from './cache.js';
 
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerVocab(program);
   registerPretrain(program);
+  registerMerge(program);
   registerCache(program);
   // Commander's own errors (bad flag values, unknown options) print as one `roots: error: ...` line.
   program.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });

@@ -13,19 +13,24 @@ import type { Command } from 'commander';
 import { readTextFile } from '../data/readers.js';
 import { RootsError } from '../errors.js';
 import type { Device, Precision } from '../models/bert.js';
-import { readConfig } from '../models/config.js';
 import { AGGREGATION_STRATEGIES, type AggregationStrategy, type NerEntity } from '../pipelines/aggregation.js';
 import { intentSlotsPipeline, type IntentSlotsResult } from '../pipelines/intent-slots.js';
 import { nerPipeline } from '../pipelines/ner.js';
 import { textClassificationPipeline, type LabelScore, type TextClassificationInput } from '../pipelines/text-classification.js';
 import { fillMaskPipeline, type FillMaskOutput, type FillMaskResult } from '../pipelines/fill-mask.js';
-import { DEVICE_PARSER, cli, parsers, processIO, requireFile, resolveModelDir, resolvePrecision, table, type CliIO } from './common.js';
+import { DEVICE_PARSER, cli, parsers, processIO, requireFile, resolvePrecision, table, type CliIO } from './common.js';
+import { loadWithAdapter, resolveAdapterSource, tokenizerDir } from './adapter.js';
+import { BertForMaskedLM } from '../models/bert.js';
+import type { PipelineSource } from '../pipelines/source.js';
+import { Tokenizer } from '../tokenizer/index.js';
 import { ENCODING_PARSER } from './data.js';
-import { flagName, modelTask, type ModelTaskName } from './tasks.js';
+import { TASKS, flagName, modelTask, type ModelTaskName } from './tasks.js';
 import type { FileEncoding } from '../data/readers.js';
 
 export interface PredictCommandOptions {
   model?: string;
+  /** A PEFT adapter folder applied to --model. */
+  adapter?: string;
   text?: string[];
   input?: string;
   encoding?: FileEncoding;
@@ -49,7 +54,8 @@ interface Input {
 }
 
 interface PredictRun {
-  dir: string;
+  /** The model folder, or (with --adapter) the base and its adapter already loaded. */
+  dir: PipelineSource;
   inputs: Input[];
   load: { batchSize: number; maxLength?: number; device: Device; precision: Precision };
   o: PredictCommandOptions;
@@ -162,8 +168,8 @@ export function formatIntentSlots(text: string, r: IntentSlotsResult): string {
 }
 
 export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO): Promise<unknown[]> {
-  const dir = await resolveModelDir('--model', o.model, io);
-  const task = modelTask(await readConfig(dir), dir);
+  const src = await resolveAdapterSource(o.model, o.adapter, io);
+  const task = modelTask(src.config, src.adapterDir ?? src.modelDir);
   checkPredictFlags(task, o);
   const pairs = task === 'text-classification';
   const inputs: Input[] = (o.text ?? []).map((text, i) => (o.textPair?.[i] !== undefined ? { text, textPair: o.textPair[i] } : { text }));
@@ -181,14 +187,22 @@ export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO
   }
   if (!o.text?.length && !o.input) throw new RootsError('ERR_INVALID_ARG', 'Give --text "..." or --input FILE (one text per line)');
   const out: unknown[] = [];
-  await PREDICTORS[task].run({
-    dir, inputs, o,
-    load: { batchSize: o.batchSize ?? 16, maxLength: o.maxLength, device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision) },
-    emit(record, text) {
-      out.push(record);
-      io.out(o.json ? JSON.stringify(record) + '\n' : text);
-    },
-  });
+  const load = { batchSize: o.batchSize ?? 16, maxLength: o.maxLength, device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision) };
+  // With an adapter, the pipeline runs on the base with the adapter set (loaded here, disposed here).
+  const Class = task === 'mlm' ? BertForMaskedLM : TASKS[task].model;
+  const model = src.adapterDir ? await loadWithAdapter(Class, src, load) : null;
+  try {
+    const dir: PipelineSource = model ? { model, tokenizer: await Tokenizer.fromPretrained(tokenizerDir(src)) } : src.modelDir;
+    await PREDICTORS[task].run({
+      dir, inputs, o, load,
+      emit(record, text) {
+        out.push(record);
+        io.out(o.json ? JSON.stringify(record) + '\n' : text);
+      },
+    });
+  } finally {
+    model?.dispose();
+  }
   return out;
 }
 
@@ -197,6 +211,7 @@ export function registerPredict(program: Command, io: CliIO = processIO): void {
     .command('predict')
     .description('run a trained model on raw text: entities (ner), labels with scores (text-classification), intent and slots (intent-slots), fill-mask (masked-LM: texts with [MASK])')
     .option('--model <dir|id>', 'trained model folder, or a Hub id (org/name[@revision]; Hugging Face cache, downloaded when missing)')
+    .option('--adapter <dir|id>', 'a PEFT adapter folder (roots train --peft, or PEFT\'s save_pretrained) applied to --model')
     .option('--text <text>', 'a text (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--text-pair <text>', 'text-classification: the second text of a pair, matched to --text by position (repeat)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--input <file>', 'a file with one text per line (text-classification: a TAB separates the two texts of a pair)')

@@ -30,12 +30,13 @@ import {
   type CliIO,
 } from './common.js';
 import { DATA_SPECS, type DataFlags, type FlagSpec } from './data.js';
+import { PEFT_SPECS, type PeftFlags, peftOptions } from './adapter.js';
 import {
   TASKS, TASK_CHOICES, checkTaskFlags, taskRow, type CliTaskName, type Splits, type TaskPlan, type TaskRow, type TrainOnlyTaskName,
 } from './tasks.js';
 
 /** Options of `roots train` (also the keys of a `--config` file). */
-export interface TrainCommandOptions extends DataFlags {
+export interface TrainCommandOptions extends DataFlags, PeftFlags {
   task?: CliTaskName | TrainOnlyTaskName | 'token-classification';
   model?: string;
   train?: string;
@@ -112,6 +113,7 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'loggingSteps', flags: '--logging-steps <n>', help: 'log every N steps (default: about 50 lines per run)', parse: parsers.positiveInt },
   { key: 'patience', flags: '--patience <n>', help: 'early stopping: evaluations without improvement before stopping', parse: parsers.positiveInt },
   { key: 'metric', flags: '--metric <name>', help: 'metric for the best checkpoint and early stopping. ner: f1 (default), precision, recall, accuracy, loss; text-classification: accuracy (default), f1_macro, f1_weighted, mcc, loss; multi-label: f1_micro (default), f1_macro, exact_match, loss; intent-slots: exact_match (default), intent_accuracy, slot_f1, loss', parse: parsers.choice(METRIC_CHOICES) },
+  ...PEFT_SPECS,
   { key: 'freeze', flags: '--freeze <strategy>', help: 'freeze: none, embeddings, encoder, all-but-head, bitfit, bottom:K', parse: FREEZE_PARSER },
   { key: 'seed', flags: '--seed <n>', help: 'seed of initialisation, shuffling and dropout (default 42)', parse: parsers.nonNegativeInt },
   { key: 'precision', flags: '--precision <p>', help: 'fp32, bf16 or auto (bf16 where the hardware has it; default auto)', parse: parsers.choice(['fp32', 'bf16', 'auto'] as const) },
@@ -172,6 +174,8 @@ export interface TrainSummary {
   precision: string;
   device: string;
   parameters: number;
+  /** --peft: the adapter trained (type, trainable parameters, steps). */
+  adapter?: { name: string; type: string; numParameters: number };
 }
 
 /** Runs `roots train` with parsed options (the demo calls this directly). */
@@ -184,6 +188,7 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
   if (!o.out) throw new RootsError('ERR_INVALID_ARG', '--out is required (the output folder)');
   if (o.patience && !o.dev) throw new RootsError('ERR_INVALID_ARG', '--patience needs --dev (early stopping watches the dev set)');
   if (o.resume && o.overwrite) throw new RootsError('ERR_INVALID_ARG', '--resume and --overwrite contradict each other');
+  const peft = peftOptions(o);
   const folder = await readConfig(modelDir);
   if (o.maxLength !== undefined && o.maxLength > folder.max_position_embeddings) {
     throw new RootsError('ERR_CONFIG', `--max-length ${o.maxLength} exceeds the ${folder.max_position_embeddings} positions of ${modelDir} (config.json's max_position_embeddings)`);
@@ -207,6 +212,16 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
     }
     const tokenizer = await Tokenizer.fromPretrained(modelDir);
     const model = await loadModel(row, plan, modelDir, folder, o, io);
+    if (peft) {
+      // --peft: the base stays frozen; one adapter trains, and is what --out receives.
+      try {
+        model.addAdapter('default', peft);
+        model.setAdapter('default');
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+    }
     try {
       return await trainModel(model, tokenizer, row, plan, modelDir, o as TrainCommandOptions & { out: string }, io, lock, hooks);
     } finally {
@@ -255,6 +270,7 @@ async function trainModel(
     out: o.out, result: rest, dev: devMetrics, test: testMetrics, labels: [...(model.labels ?? [])], task: row.name, ...plan.summary(model),
     ...(model.config.class_weights ? { classWeights: model.config.class_weights } : {}),
     precision: model.precision, device: model.device, parameters: model.numParameters,
+    ...(model.activeAdapter ? { adapter: model.adapters().find((a) => a.name === model.activeAdapter) } : {}),
   };
   await writeJsonAtomic(join(o.out, 'results.json'), summary);
   if (o.json) io.out(JSON.stringify(summary, null, 2) + '\n');

@@ -303,6 +303,8 @@ export class BertPreTrainedModel {
     if (this.#adapter !== null) {
       // With an adapter set, the model saves it alone, as PEFT's PeftModel.save_pretrained does.
       await this.saveAdapter(dir);
+      // The head and labels of the task, for roots eval/predict --adapter (PEFT reads only its own two files).
+      await writeFileAtomic(join(dir, 'config.json'), JSON.stringify(this.savedConfig(), null, 2) + '\n');
       if (options.tokenizer) await options.tokenizer.save(dir);
       return;
     }

@@ -1,0 +1,89 @@
+// The CLI's adapter surface: `roots train --peft lora` writes an adapter folder (PEFT's two files, the
+// tokenizer, config.json with the labels) and leaves the base untouched; `roots eval` and `roots predict`
+// take it with --adapter (or as --model, its base named inside); `roots merge` writes a plain model that
+// gives the same scores without the adapter; prefix adapters refuse to merge; flags of another
+// adapter type name theirs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runEval } from '../lib/cli/eval.js';
+import { runMerge } from '../lib/cli/merge.js';
+import { runPredict } from '../lib/cli/predict.js';
+import { runTrain } from '../lib/cli/train.js';
+import { generateCorpus, toConll } from '../lib/demo/corpus.js';
+import { buildVocab } from '../lib/demo/vocab.js';
+import { BertForTokenClassification } from '../lib/models/bert.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
+import { oneLineError, roots, tmp } from './helpers.js';
+
+const d = tmp('roots-cli-peft-');
+const corpus = generateCorpus({ train: 40, dev: 10, test: 0, seed: 5 });
+const files = { train: join(d.dir, 'train.conll'), dev: join(d.dir, 'dev.conll'), vocab: join(d.dir, 'vocab.txt') };
+writeFileSync(files.train, toConll(corpus.train));
+writeFileSync(files.dev, toConll(corpus.dev));
+writeFileSync(files.vocab, buildVocab(corpus.train.map((s) => s.tokens), { size: 300 }).join('\n') + '\n');
+const base = join(d.dir, 'base');
+const quiet = { out: () => {}, err: () => {} };
+
+test.before(async () => {
+  const init = join(d.dir, 'init');
+  const r = roots('init', '--vocab', files.vocab, '--hidden', '32', '--layers', '1', '--heads', '2', '--intermediate', '64', '--max-position', '64', '--cased', '--out', init);
+  assert.equal(r.code, 0, r.stderr);
+  // A base with weights and no head of its own for these labels (as a pretrained encoder is).
+  const model = await BertForTokenClassification.fromPretrained(init, { labels: ['O', 'X'], log: null });
+  await model.save(base, { tokenizer: await Tokenizer.fromPretrained(init) });
+  model.dispose();
+});
+test.after(() => d.cleanup());
+
+test('train --peft lora, eval and predict --adapter, merge: the same scores, the base untouched', async () => {
+  const out = join(d.dir, 'lora');
+  const baseBytes = readFileSync(join(base, 'model.safetensors'));
+  const summary = await runTrain({
+    model: base, train: files.train, dev: files.dev, out, peft: 'lora', loraR: 4, loraAlpha: 8, loraTargets: 'query,value,intermediate.dense',
+    epochs: 2, batchSize: 8, lr: 5e-3, progress: 'none', device: 'cpu', precision: 'fp32',
+  }, quiet);
+  assert.equal(summary.adapter?.type, 'lora');
+  assert.ok(summary.adapter!.numParameters < summary.parameters / 5, `trainable ${summary.adapter!.numParameters} of ${summary.parameters}`);
+  const saved = readdirSync(out);
+  for (const f of ['adapter_config.json', 'adapter_model.safetensors', 'config.json']) assert.ok(saved.includes(f), `${f} in ${saved}`);
+  assert.ok(!saved.includes('model.safetensors'), 'the adapter folder holds no copy of the base');
+  assert.deepEqual(readFileSync(join(base, 'model.safetensors')), baseBytes);
+  const cfg = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+  assert.equal(cfg.peft_type, 'LORA');
+  assert.equal(cfg.task_type, 'TOKEN_CLS');
+  assert.deepEqual(cfg.modules_to_save, ['classifier']);
+
+  const viaAdapter = await runEval({ model: base, adapter: out, data: files.dev, device: 'cpu', precision: 'fp32' }, quiet);
+  const viaModel = await runEval({ model: out, data: files.dev, device: 'cpu', precision: 'fp32' }, quiet);  // base from adapter_config.json
+  assert.deepEqual(viaModel.metrics, viaAdapter.metrics);
+  // The dev score the Trainer reported for the best weights is what eval computes.
+  assert.ok(Math.abs((viaAdapter.metrics as Record<string, number>).f1 - summary.dev!.f1) < 1e-9, `${JSON.stringify(viaAdapter.metrics)} vs ${JSON.stringify(summary.dev)}`);
+
+  const merged = join(d.dir, 'merged');
+  await runMerge({ adapter: out, out: merged }, quiet);
+  assert.ok(existsSync(join(merged, 'model.safetensors')));
+  const mergedEval = await runEval({ model: merged, data: files.dev, device: 'cpu', precision: 'fp32' }, quiet);
+  for (const [k, v] of Object.entries(viaAdapter.metrics as Record<string, number>)) {
+    assert.ok(Math.abs((mergedEval.metrics as Record<string, number>)[k] - v) <= 1e-5 * Math.max(1, Math.abs(v)), `${k}: merged ${(mergedEval.metrics as Record<string, number>)[k]} vs ${v}`);
+  }
+  const text = corpus.dev[0].tokens.join(' ');
+  const a = await runPredict({ model: base, adapter: out, text: [text], device: 'cpu', precision: 'fp32' }, quiet);
+  const b = await runPredict({ model: merged, text: [text], device: 'cpu', precision: 'fp32' }, quiet);
+  assert.deepEqual(JSON.parse(JSON.stringify(a, (k, v) => (k === 'score' ? Math.round(v * 1e4) : v))), JSON.parse(JSON.stringify(b, (k, v) => (k === 'score' ? Math.round(v * 1e4) : v))));
+});
+
+test('prefix adapters train and refuse to merge; flags of another adapter type are named', async () => {
+  const out = join(d.dir, 'prefix');
+  await runTrain({ model: base, train: files.train, out, peft: 'prefix', prefixTokens: 4, maxSteps: 3, batchSize: 8, lr: 1e-2, progress: 'none', device: 'cpu', precision: 'fp32' }, quiet);
+  assert.equal(JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8')).peft_type, 'PREFIX_TUNING');
+  await assert.rejects(runMerge({ model: base, adapter: out, out: join(d.dir, 'm2') }, quiet), { code: 'ERR_UNSUPPORTED', message: /cannot be merged/ });
+  assert.ok(!existsSync(join(d.dir, 'm2', 'model.safetensors')), 'nothing written');
+  oneLineError(roots('train', '--model', base, '--train', files.train, '--out', join(d.dir, 'x'), '--peft', 'ia3', '--lora-r', '4'),
+    /^roots: error: --lora-r is for --peft lora \(this run has --peft ia3\)$/);
+  // (after the notices of loading the model: the module names come from it)
+  const r = roots('train', '--model', base, '--train', files.train, '--out', join(d.dir, 'x'), '--peft', 'lora', '--lora-targets', 'q_proj', '--progress', 'none');
+  assert.equal(r.code, 1);
+  assert.match(r.stderr.trim().split('\n').at(-1)!, /^roots: error: LoRA: target module "q_proj" matches no module of this model\. Its linear modules: bert\.encoder\.layer\.0\.attention\.self\.query/);
+});
