@@ -1,6 +1,7 @@
 #include "bert.h"
 #include "prompt.h"
 #include "dropout.h"
+#include "kernels.h"
 
 #include <cmath>
 #include <limits>
@@ -35,6 +36,7 @@ std::string EnvChoice(const char* name, const std::string& def, std::initializer
 Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), device_(device), optimizer_(device), adapters_(std::make_unique<Adapters>(*this)) {
   const auto& c = config_;
   attention_ = EnvChoice("ROOTS_ATTENTION", "sdpa", {"sdpa", "math"});
+  fused_ = FusedKernelsFromEnv();
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const std::string e = "bert.embeddings.";
   addParam(e + "word_embeddings.weight", {c.vocab_size, H}, true);
@@ -267,20 +269,32 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
 #endif
     if (!fusedAttention) {
       if (!mask.defined()) mask = (1.0 - keyMask.view({B, 1, 1, -1}).to(torch::kFloat32)) * std::numeric_limits<float>::lowest();
-      auto scores = at::matmul(q, k.transpose(-1, -2)) * scale;
-      auto probs = at::softmax(scores + mask, -1);
-      if (pa > 0) probs = drop(probs, pa);
+      torch::Tensor probs;
+      if (fused_) {
+        // One pass for scale, mask, softmax and dropout (the same dropout stream as drop()).
+        probs = ScaledMaskedSoftmaxDropout(at::matmul(q, k.transpose(-1, -2)), scale, mask.view({B, -1}), pa,
+                                           pa > 0 ? SplitSeed(dropoutSeed_, dropoutSite_++) : 0);
+      } else {
+        auto scores = at::matmul(q, k.transpose(-1, -2)) * scale;
+        probs = at::softmax(scores + mask, -1);
+        if (pa > 0) probs = drop(probs, pa);
+      }
       ctx = at::matmul(probs, v);
     }
     ctx = ctx.permute({0, 2, 1, 3}).reshape({B, T, H});
     auto a = adapters_->linear(ctx, P(l + "attention.output.dense.weight"), P(l + "attention.output.dense.bias"), i, Site::kAttnOut);
-    if (pd > 0) a = drop(a, pd);
-    auto x1 = at::layer_norm(a + x, {H}, P(l + "attention.output.LayerNorm.weight"),
-                             P(l + "attention.output.LayerNorm.bias"), c.layer_norm_eps);
+    // LayerNorm(dropout(a) + x): one pass forward and one backward when fused.
+    auto addNorm = [&](torch::Tensor y, const torch::Tensor& res, const std::string& ln) {
+      if (fused_)
+        return DropoutAddLayerNorm(y, res, P(ln + ".weight"), P(ln + ".bias"), c.layer_norm_eps, pd,
+                                   pd > 0 ? SplitSeed(dropoutSeed_, dropoutSite_++) : 0);
+      if (pd > 0) y = drop(y, pd);
+      return at::layer_norm(y + res, {H}, P(ln + ".weight"), P(ln + ".bias"), c.layer_norm_eps);
+    };
+    auto x1 = addNorm(a, x, l + "attention.output.LayerNorm");
     auto h = act(adapters_->linear(x1, P(l + "intermediate.dense.weight"), P(l + "intermediate.dense.bias"), i, Site::kInter));
     auto o = adapters_->linear(h, P(l + "output.dense.weight"), P(l + "output.dense.bias"), i, Site::kOut);
-    if (pd > 0) o = drop(o, pd);
-    x = at::layer_norm(o + x1, {H}, P(l + "output.LayerNorm.weight"), P(l + "output.LayerNorm.bias"), c.layer_norm_eps);
+    x = addNorm(o, x1, l + "output.LayerNorm");
   }
   (void)scale;
   return x;

@@ -148,6 +148,7 @@ class Bert {
   torch::Device device_;
   std::string precision_ = "fp32";
   std::string attention_ = "sdpa";
+  bool fused_ = true;  // ROOTS_FUSED: the fused element-wise kernels (kernels.h)
   AdamW optimizer_;
   mutable torch::Tensor classWeights_;  // on device_, made once
   std::vector<ParamGroup> groups_;

@@ -72,6 +72,10 @@ struct DropoutFn : public torch::autograd::Function<DropoutFn> {
 
 }  // namespace
 
+void FillDropoutMask(uint8_t* mask, int64_t n, double p, uint64_t seed) {
+  FillMask(mask, n, p, seed & 0x7fffffffffffffffULL);  // the seed DropoutFn receives (an int64)
+}
+
 torch::Tensor FastDropout(const torch::Tensor& x, double p, uint64_t seed) {
   if (p <= 0) return x;
   if (!x.device().is_cpu()) return at::dropout(x, p, true);

@@ -10,4 +10,8 @@ namespace roots {
 // y = x * mask / (1 - p), mask ~ Bernoulli(1 - p); differentiable. Falls back to at::dropout off CPU.
 torch::Tensor FastDropout(const torch::Tensor& x, double p, uint64_t seed);
 
+// The keep mask FastDropout(x, p, seed) draws for a contiguous x of n elements (1: keep), for fused
+// kernels that apply the same dropout. seed as given to FastDropout.
+void FillDropoutMask(uint8_t* mask, int64_t n, double p, uint64_t seed);
+
 }  // namespace roots

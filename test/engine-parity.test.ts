@@ -142,7 +142,15 @@ for (const c of cases) {
             assert.ok(maxAbsDiff(a, w.data) <= 2 * steps.length * lr, `${kernel}: ${name} moved more than Adam allows`);
             continue;
           }
-          const err = maxRelError(a, w.data);
+          // The same per element: Adam's first steps have the size lr whatever the gradient's, so an
+          // element whose gradient is tiny next to its tensor's largest (1e-4 of it) carries that
+          // gradient's relative rounding noise into the weights; it is held to Adam's bound, the rest
+          // to 1e-4 (the fused kernels round in another order than the reference's ATen kernels).
+          const g0 = ref.get(`grad.${name}`)!.data;
+          const gmax = maxAbsDiff(g0, new Float32Array(g0.length));
+          const firm = [...a.keys()].filter((i) => Math.abs(g0[i]) > 1e-4 * gmax);
+          for (const i of a.keys()) if (!firm.includes(i)) assert.ok(Math.abs(a[i] - w.data[i]) <= 2 * steps.length * lr, `${kernel}: ${name}[${i}] moved more than Adam allows`);
+          const err = maxRelError(firm.map((i) => a[i]), firm.map((i) => w.data[i]));
           assert.ok(err <= 1e-4, `${kernel}: weights after ${steps.length} AdamW steps, ${name}: rel err ${err}`);
         }
       }

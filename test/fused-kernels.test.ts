@@ -1,0 +1,83 @@
+// The fused element-wise kernels (native/kernels.cc: dropout + residual + LayerNorm, and the
+// attention's scale + mask + softmax + dropout) against the unfused composition they replace
+// (ROOTS_FUSED=0), in fp32 and bf16 autocast: the same model, batch and dropout seed give the same
+// eval logits, training loss and every gradient. Dropout is on (0.1 and 0.2), so a fused kernel
+// that drew another mask than the unfused FastDropout would fail by far more than rounding; the
+// batch has padding, so the attention mask is exercised. The math attention path is used on
+// every LibTorch (SDPA on 2.x would bypass the fused softmax). Parity of the fused path with
+// PyTorch itself is engine-parity.test.ts (the fused kernels are the default).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Batch } from '../lib/batch.js';
+import { BertForTokenClassification } from '../lib/models/bert.js';
+import { maxAbsDiff, maxRelError, rng } from './helpers.js';
+
+const config = {
+  vocab_size: 50, hidden_size: 48, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 96,
+  max_position_embeddings: 32, type_vocab_size: 2, hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.2,
+  initializer_range: 0.2,
+};
+const labels = ['O', 'B-X', 'I-X', 'B-Y'];
+
+function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
+  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try { return fn(); } finally {
+    for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+}
+
+function batch(): Batch {
+  const r = rng(5);
+  const B = 4, T = 19;  // T not a multiple of 16: the kernels' remainder loops run too
+  const b: Batch = { batchSize: B, seqLen: T, inputIds: new Int32Array(B * T), attentionMask: new Int32Array(B * T), tokenTypeIds: new Int32Array(B * T), labels: new Int32Array(B * T) };
+  for (let i = 0; i < B; i++) {
+    const len = i === 0 ? T : 4 + Math.floor(r() * (T - 5));
+    for (let t = 0; t < T; t++) {
+      const k = i * T + t;
+      b.inputIds[k] = t < len ? 1 + Math.floor(r() * 49) : 0;
+      b.attentionMask[k] = t < len ? 1 : 0;
+      b.labels![k] = t < len ? Math.floor(r() * labels.length) : -100;
+    }
+  }
+  return b;
+}
+
+for (const precision of ['fp32', 'bf16'] as const) {
+  test(`fused kernels match the unfused composition: ${precision}`, async () => {
+    const make = (fused: string) => withEnv({ ROOTS_FUSED: fused, ROOTS_ATTENTION: 'math' },
+      () => BertForTokenClassification.fromConfig(config, { labels, precision, seed: 3 }));
+    const fused = make('1'), plain = make('0');
+    try {
+      const b = batch();
+      // bf16: both sides round the same intermediates to bf16; what differs is the order of
+      // float sums, which can move a bf16 rounding of a later matrix product by one step.
+      const tol = precision === 'fp32' ? { out: 2e-5, grad: 2e-5, abs: 1e-6 } : { out: 2e-2, grad: 2e-2, abs: 5e-4 };
+      const [f, p] = [await fused.forward(b), await plain.forward(b)];
+      assert.ok(maxRelError(f.logits, p.logits) <= tol.out, `eval logits: rel err ${maxRelError(f.logits, p.logits)}`);
+      const opts = { learningRate: 0, weightDecay: 0, maxGradNorm: 0, rngSeed: 11 };
+      const [rf, rp] = [await fused.trainStep(b, opts), await plain.trainStep(b, opts)];
+      assert.ok(Math.abs(rf.loss - rp.loss) <= tol.out * Math.abs(rp.loss), `training loss (dropout on) ${rf.loss} vs ${rp.loss}`);
+      for (const { name } of plain.parameters()) {
+        const a = fused.getGradient(name), e = plain.getGradient(name);
+        const err = maxRelError(a, e), abs = maxAbsDiff(a, e);
+        if (process.env.ROOTS_TEST_VERBOSE) console.log(precision, name, err, abs);
+        // The key bias's gradient is zero in exact arithmetic (softmax ignores a constant shift):
+        // both sides hold rounding noise there.
+        assert.ok(err <= tol.grad || abs <= tol.abs, `gradient of ${name}: rel err ${err}, abs ${abs}`);
+      }
+      // Another dropout seed draws other masks on both sides alike: the losses move together.
+      const [sf, sp] = [await fused.trainStep(b, { ...opts, rngSeed: 12 }), await plain.trainStep(b, { ...opts, rngSeed: 12 })];
+      assert.notEqual(sf.loss, rf.loss);
+      assert.ok(Math.abs(sf.loss - sp.loss) <= tol.out * Math.abs(sp.loss), `training loss, seed 12: ${sf.loss} vs ${sp.loss}`);
+    } finally {
+      fused.dispose();
+      plain.dispose();
+    }
+  });
+}
+
+test('ROOTS_FUSED accepts only 1 or 0', () => {
+  assert.throws(() => withEnv({ ROOTS_FUSED: 'yes' }, () => BertForTokenClassification.fromConfig(config, { labels })),
+    (e: Error & { code?: string }) => e.code === 'ERR_CONFIG' && /ROOTS_FUSED=yes \(expected 1 or 0\)/.test(e.message));
+});
