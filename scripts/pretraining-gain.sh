@@ -52,13 +52,13 @@ div=${FT_DIV:-1}
 ner() { # name train dev test steps eval-steps
   "${roots[@]}" train --task ner --model "$m" --train "$2" --dev "$3" --test "$4" --out "$out/ft-$1" \
     --max-steps $(($5 / div)) --batch-size 32 --lr "${FT_LR_NER:-1e-3}" --warmup-ratio 0.06 --weight-decay 0.01 \
-    --eval-steps $(($6 / div)) --save-total-limit 1 --group-by-length --threads 1 --progress plain --overwrite > "$out/ft-$1.log" 2>&1
+    --eval-steps $(($6 / div > 0 ? $6 / div : 1)) --save-total-limit 1 --group-by-length --threads 1 --progress plain --overwrite > "$out/ft-$1.log" 2>&1
 }
 ner conll "$data/ner/conll2003/eng.train" "$data/ner/conll2003/eng.testa" "$data/ner/conll2003/eng.testb" 3600 500 &
 ner wnut "$data/ner/wnut17/wnut17train.conll" "$data/ner/wnut17/emerging.dev.conll" "$data/ner/wnut17/emerging.test.annotated" 3200 250 &
 "${roots[@]}" train --task text-classification --model "$m" --train "$data/textcls/sst2/train.tsv" --dev "$data/textcls/sst2/dev.tsv" \
   --out "$out/ft-sst2" --max-steps $((2000 / div)) --batch-size 32 --lr "${FT_LR_CLS:-3e-4}" --warmup-ratio 0.06 --weight-decay 0.01 \
-  --eval-steps $((400 / div)) --save-total-limit 1 --group-by-length --threads 1 --progress plain --overwrite > "$out/ft-sst2.log" 2>&1 &
+  --eval-steps $((400 / div > 0 ? 400 / div : 1)) --save-total-limit 1 --group-by-length --threads 1 --progress plain --overwrite > "$out/ft-sst2.log" 2>&1 &
 wait
 
 node - "$out" <<'EOF'
