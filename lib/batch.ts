@@ -33,6 +33,8 @@ export interface Batch {
   verbalizerIds?: Int32Array;
   verbalizerWeights?: Float32Array;
   verbalizerLabels?: number;
+  /** Soft prompts (a model with config.soft_prompt_tokens): [batchSize * seqLen], -1 or the soft token there. */
+  softPromptSlots?: Int32Array;
   /** Extractive QA targets: [batchSize] token positions. */
   startPositions?: Int32Array;
   endPositions?: Int32Array;

@@ -59,6 +59,27 @@ test('roots train --task prompt-classification --shots K --seed S: trains, saves
   }
 });
 
+test('roots train --task prompt-classification with [P] soft prompts: only the prompt trains; the folder reloads with it', async () => {
+  const out = join(d.dir, 'soft');
+  const r = roots('train', '--task', 'prompt-classification', '--model', mlm, '--train', train, '--template', '[P] [P] {text} [MASK] .',
+    '--verbalizer', verbalizer, '--max-steps', '2', '--batch-size', '4', '--out', out, '--json', '--progress', 'none');
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  assert.equal(cfg.soft_prompt_tokens, 2);
+  const before = await BertForMaskedLM.fromPretrained(mlm, { log: null });
+  const after = await BertForMaskedLM.fromPretrained(out, { log: null });
+  try {
+    assert.deepEqual(after.loadReport.missingKeys, []);
+    assert.deepEqual(after.getParameter('bert.encoder.layer.0.output.dense.weight'), before.getParameter('bert.encoder.layer.0.output.dense.weight'));
+    assert.deepEqual(after.getParameter('cls.predictions.bias'), before.getParameter('cls.predictions.bias'));
+    const zs = await pipeline('zero-shot-classification', { model: after, tokenizer: Tokenizer.fromVocab(VOCAB, { do_lower_case: true }) }, { template: cfg.prompt_template, verbalizer: cfg.prompt_verbalizer });
+    assert.equal((await zs('good film')).labels.length, 2);
+  } finally {
+    before.dispose();
+    after.dispose();
+  }
+});
+
 test('roots train --task prompt-classification: bad input is one line on stderr', () => {
   const base = ['train', '--task', 'prompt-classification', '--model', mlm, '--train', train, '--out', join(d.dir, 'x')];
   const v = ['--verbalizer', verbalizer];

@@ -1,13 +1,15 @@
 // The restricted-logit loss of prompt classification (native/prompt.h) against PyTorch
 // (scripts/prompt_reference.py: the masked-LM of parity_reference.py, every position projected,
 // label scores from Python loops over the verbalizer's words): label scores, loss and every
-// parameter gradient, with one- and multi-token words and a label with two words.
+// parameter gradient, with one- and multi-token words and a label with two words; and with soft
+// prompt tokens (P-tuning) in the input, whose embeddings alone train when the rest is frozen.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Batch } from '../lib/batch.js';
 import { BertForMaskedLM } from '../lib/models/bert.js';
+import { SOFT_PROMPT_ONLY } from '../lib/tasks/prompt-classification.js';
 import { maxAbsDiff, maxRelError, readSafetensorsF32, requireTorchPython, rng, runPython, tmp, writeSafetensors } from './helpers.js';
 
 const config = {
@@ -28,9 +30,9 @@ function flatten(v: number[][][]): { ids: Int32Array; weights: Float32Array } {
   return { ids, weights };
 }
 
-test('prompt loss and gradients match PyTorch', { skip: requireTorchPython() }, async () => {
+for (const soft of [false, true]) test(`prompt loss and gradients match PyTorch${soft ? ', with a soft prompt' : ''}`, { skip: requireTorchPython() }, async () => {
   const t = tmp();
-  const model = BertForMaskedLM.fromConfig(config, { seed: 11 });
+  const model = BertForMaskedLM.fromConfig({ ...config, ...(soft ? { soft_prompt_tokens: 3 } : {}) }, { seed: 11 });
   try {
     await model.save(t.dir);
     renameSync(join(t.dir, 'model.safetensors'), join(t.dir, 'weights.safetensors'));
@@ -45,14 +47,20 @@ test('prompt loss and gradients match PyTorch', { skip: requireTorchPython() }, 
       ids[b * T + maskPositions[b]] = 3;  // the mask token of this toy vocabulary
     }
     const labels = Int32Array.from([0, 2, 1, -100]);  // the last row is ignored
+    // Soft prompt: tokens 0 and 1 of every row after [CLS], token 2 on the last real token of the first row.
+    const slots = new Int32Array(B * T).fill(-1);
+    for (let b = 0; b < B; b++) { slots[b * T + 1] = maskPositions[b] === 1 ? -1 : 0; slots[b * T + lengths[b] - 1] = 1; }
+    slots[3] = maskPositions[0] === 3 ? -1 : 2;
     const { ids: vIds, weights } = flatten(verbalizer);
     const batch: Batch = {
       batchSize: B, seqLen: T, inputIds: ids, attentionMask: mask, tokenTypeIds: tt, labels,
       maskPositions, verbalizerIds: vIds, verbalizerWeights: weights, verbalizerLabels: verbalizer.length,
+      ...(soft ? { softPromptSlots: slots } : {}),
     };
     writeSafetensors(join(t.dir, 'batch.safetensors'), {
       input_ids: { data: ids, shape: [B, T] }, attention_mask: { data: mask, shape: [B, T] }, token_type_ids: { data: tt, shape: [B, T] },
       mask_positions: { data: maskPositions, shape: [B] }, labels: { data: labels, shape: [B] },
+      ...(soft ? { soft_prompt_slots: { data: slots, shape: [B, T] } } : {}),
     });
     writeFileSync(join(t.dir, 'case.json'), JSON.stringify({ config: { ...model.config, head: 'mlm' }, verbalizer }));
     runPython('prompt_reference.py', [t.dir]);
@@ -77,6 +85,16 @@ test('prompt loss and gradients match PyTorch', { skip: requireTorchPython() }, 
       if (maxAbsDiff(g.data, new Float32Array(g.data.length)) > 1e-6) nonzero++;
     }
     assert.ok(nonzero > 10, `most parameters get a gradient (${nonzero})`);
+    if (soft) {
+      // Only the soft prompt trains under SOFT_PROMPT_ONLY.
+      const before = new Map(model.parameters().map((p) => [p.name, model.getParameter(p.name)]));
+      assert.deepEqual(model.freeze(SOFT_PROMPT_ONLY).length, model.parameters().length - 1);
+      await model.trainStep(batch, { learningRate: 1e-2 });
+      for (const [name, w] of before) {
+        const changed = maxAbsDiff(model.getParameter(name), w) > 0;
+        assert.equal(changed, name === 'soft_prompt.embeddings', `${name} ${changed ? 'changed' : 'did not change'}`);
+      }
+    }
   } finally {
     model.dispose();
     t.cleanup();

@@ -9,7 +9,7 @@ import { Tokenizer } from '../lib/tokenizer/index.js';
 import { PromptTemplate, fitLengths } from '../lib/prompt/template.js';
 import { Verbalizer } from '../lib/prompt/verbalizer.js';
 import { sampleFewShot } from '../lib/prompt/sampler.js';
-import { PromptClassificationTask } from '../lib/tasks/prompt-classification.js';
+import { PromptClassificationTask, SOFT_PROMPT_ONLY, softPromptConfig } from '../lib/tasks/prompt-classification.js';
 import { LabelVocab } from '../lib/data/labels.js';
 import { collate } from '../lib/data/collate.js';
 import { BertForMaskedLM, BertForSequenceClassification } from '../lib/models/bert.js';
@@ -70,6 +70,17 @@ test('template: demonstrations follow the input with the label word in place of 
   const short = t.render(tokenizer, { text: 'a b' }, { maxLength: 6 + 2 + 2 * 5 + 1, demonstrations: demos });
   assert.equal(short.truncated, 0);
   assert.deepEqual(tokenizer.convertIdsToTokens(short.inputIds), ['[CLS]', 'a', 'b', 'it', 'was', '[MASK]', '.', '[SEP]', 'c', 'it', 'was', 'great', '.', '[SEP]', 'it', 'was', 'terrible', '.', '[SEP]']);
+});
+
+test('template: [P] soft prompt tokens are numbered in order, placed as [UNK], never truncated', () => {
+  const t = PromptTemplate.parse('[P] [P] {text} [P] [MASK] .');
+  assert.equal(t.softTokens, 3);
+  const r = t.render(tokenizer, { text: 'a b c d' }, { maxLength: 9 });
+  // [CLS] P P a b P [MASK] . [SEP]: 7 fixed tokens leave 2 for the text
+  assert.deepEqual(tokenizer.convertIdsToTokens(r.inputIds), ['[CLS]', '[UNK]', '[UNK]', 'a', 'b', '[UNK]', '[MASK]', '.', '[SEP]']);
+  assert.deepEqual(Array.from(r.softPromptSlots!), [-1, 0, 1, -1, -1, 2, -1, -1, -1]);
+  assert.equal(r.maskPosition, 6);
+  assert.equal(PromptTemplate.parse('{text} [MASK]').render(tokenizer, { text: 'a' }, { maxLength: 8 }).softPromptSlots, undefined);
 });
 
 test('verbalizer: token ids and weights (mean over words and pieces), vocabulary and label checks', () => {
@@ -149,6 +160,25 @@ test('prompt-classification: features, collation, and a Trainer run on a tiny ma
     await assert.rejects(trainer.train(), /has maskPositions \(a prompt batch\), which only a masked-LM model \(BertForMaskedLM\) takes, not a sequence head/);
   } finally {
     clf.dispose();
+  }
+  // Soft prompts: only the [P] embeddings train (the encoder and head frozen). A frozen random
+  // encoder carries little of the text to the mask, so the check is that the prompt alone moves
+  // the prediction to the label of a one-label training set.
+  const softTask = new PromptClassificationTask({ template: '[P] [P] {text} [P] [MASK] .', verbalizer: { neg: 'terrible', pos: 'great' } });
+  const allPos = train.map((e) => ({ ...e, label: 'pos' }));
+  const soft = BertForMaskedLM.fromConfig({
+    vocab_size: VOCAB.length, hidden_size: 32, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 64, max_position_embeddings: 32,
+    initializer_range: 0.5, hidden_dropout_prob: 0, attention_probs_dropout_prob: 0, ...softPromptConfig(softTask.template),
+  }, { labels: ['neg', 'pos'], seed: 3 });
+  try {
+    const encoderBefore = soft.getParameter('bert.encoder.layer.0.output.dense.weight');
+    const trainer = new Trainer({ model: soft, tokenizer, train: allPos, eval: allPos, task: softTask, args: { epochs: 5, batchSize: 4, learningRate: 1e-1, progress: 'none', seed: 1, freeze: SOFT_PROMPT_ONLY } });
+    const before = await trainer.evaluate(allPos);
+    const result = await trainer.train();
+    assert.ok(result.evaluation!.metrics.loss < before.metrics.loss / 2, `soft prompt loss ${before.metrics.loss} -> ${result.evaluation!.metrics.loss}`);
+    assert.deepEqual(soft.getParameter('bert.encoder.layer.0.output.dense.weight'), encoderBefore);
+  } finally {
+    soft.dispose();
   }
   // Demonstrations: one example per label, never the example itself.
   const withDemos = new PromptClassificationTask({ template: '{text} It was [MASK] .', verbalizer: { neg: 'terrible', pos: 'great' }, demonstrations: { pool: train, seed: 1 } });

@@ -8,6 +8,10 @@
  *                                         without --dev, select on a dev set of another K per class
  *   --demonstrations                      append one training example per label to each input
  *
+ * Soft prompts (P-tuning): each [P] in the template is a trainable embedding; the model gets
+ * config.soft_prompt_tokens and trains the soft prompt alone (every other parameter frozen) unless
+ * --freeze says otherwise (--freeze none trains everything).
+ *
  * The trained folder is a BertForMaskedLM whose config.json keeps the template and verbalizer
  * (prompt_template, prompt_verbalizer): pipeline('zero-shot-classification', dir) uses them.
  */
@@ -15,19 +19,29 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TextExample } from '../data/readers.js';
 import { RootsError } from '../errors.js';
-import { BertForMaskedLM } from '../models/bert.js';
+import { BertForMaskedLM, type FromPretrainedOptions } from '../models/bert.js';
 import { sampleFewShot } from '../prompt/sampler.js';
 import { PromptTemplate } from '../prompt/template.js';
 import { Verbalizer } from '../prompt/verbalizer.js';
-import { PROMPT_CLASSIFICATION_METRICS, PromptClassificationTask } from '../tasks/prompt-classification.js';
+import { PROMPT_CLASSIFICATION_METRICS, PromptClassificationTask, SOFT_PROMPT_ONLY, softPromptConfig } from '../tasks/prompt-classification.js';
 import { readTexts } from './data.js';
 import type { TaskRow } from './tasks.js';
 
 /** Architectures whose checkpoints hold a masked-LM head. */
 const MLM_ARCHITECTURES = ['BertForMaskedLM', 'BertForPreTraining'];
 
+/** BertForMaskedLM, with only the soft prompt trainable when the config has one (the Trainer's --freeze overrides). */
+const MaskedLmWithSoftPrompt = {
+  head: BertForMaskedLM.head,
+  async fromPretrained(dir: string, options?: FromPretrainedOptions) {
+    const model = await BertForMaskedLM.fromPretrained(dir, options);
+    if (model.config.soft_prompt_tokens) model.freeze(SOFT_PROMPT_ONLY);
+    return model;
+  },
+};
+
 export const promptClassification: TaskRow<TextExample> = {
-  name: 'prompt-classification', model: BertForMaskedLM, architecture: 'BertForMaskedLM',
+  name: 'prompt-classification', model: MaskedLmWithSoftPrompt, architecture: 'BertForMaskedLM',
   data: 'a TSV, CSV, JSONL or TREC file of labelled texts',
   flags: ['textColumn', 'textPairColumn', 'labelColumn', 'trecLabels', 'template', 'verbalizer', 'shots', 'demonstrations'], maxLength: 128,
   metricNames: PROMPT_CLASSIFICATION_METRICS,
@@ -57,7 +71,7 @@ export const promptClassification: TaskRow<TextExample> = {
     return {
       data: { train, dev, test: data.test }, labels, task,
       metrics: { kind: 'prompt-classification', names: PROMPT_CLASSIFICATION_METRICS },
-      modelOptions: () => ({ config: { prompt_template: template.source, prompt_verbalizer: verbalizer.toJSON() } }),
+      modelOptions: () => ({ config: { prompt_template: template.source, prompt_verbalizer: verbalizer.toJSON(), ...softPromptConfig(template) } }),
       summary: () => ({ template: template.source, verbalizer: verbalizer.toJSON(), ...(o.shots !== undefined ? { shots: o.shots } : {}), demonstrations: o.demonstrations === true }),
       headline: ['accuracy', 'f1_macro'],
     };

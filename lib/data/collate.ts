@@ -38,6 +38,8 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
   const slotLabels = first.slotLabels !== undefined ? new Int32Array(b * t).fill(IGNORE_INDEX) : undefined;
   if (slotLabels) batch.slotLabels = slotLabels;
   const prompt = first.verbalizer;
+  const softSlots = first.softPromptSlots ? new Int32Array(b * t).fill(-1) : undefined;
+  if (softSlots) batch.softPromptSlots = softSlots;
   if (prompt) {
     batch.maskPositions = new Int32Array(b);
     batch.verbalizerIds = prompt.ids;
@@ -61,6 +63,10 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
     if ((f.slotLabels !== undefined) !== (slotLabels !== undefined)) throw new RootsError('ERR_INVALID_ARG', `Features mix slot targets: row 0 ${slotLabels ? 'has' : 'lacks'} slotLabels, row ${r} ${slotLabels ? 'lacks' : 'has'} them`);
     if (f.verbalizer !== prompt || (prompt && !Number.isInteger(f.maskPosition))) throw new RootsError('ERR_INVALID_ARG', `Row ${r}: prompt features (maskPosition, verbalizer) must share one verbalizer, and every row needs a maskPosition`);
     if (prompt) batch.maskPositions![r] = f.maskPosition!;
+    if ((f.softPromptSlots !== undefined) !== (softSlots !== undefined) || (f.softPromptSlots && f.softPromptSlots.length !== n)) {
+      throw new RootsError('ERR_INVALID_ARG', `Row ${r}: softPromptSlots must be given for every row or none, one per token`);
+    }
+    if (softSlots) softSlots.set(f.softPromptSlots!, r * t);
     const base = r * t;
     if (f.inputIds instanceof Int32Array) inputIds.set(f.inputIds, base); else for (let i = 0; i < n; i++) inputIds[base + i] = f.inputIds[i];
     attentionMask.fill(1, base, base + n);

@@ -24,6 +24,8 @@ export interface Feature {
   maskPosition?: number;
   /** Prompt classification: the verbalizer (one shared object for every feature of a task). */
   verbalizer?: { ids: Int32Array; weights: Float32Array; numLabels: number };
+  /** Soft prompts: per token, -1 or the soft prompt token that replaces its embedding. */
+  softPromptSlots?: Int32Array;
 }
 
 

@@ -109,7 +109,9 @@ export async function zeroShotPipeline(source: PipelineSource, options: ZeroShot
       const features: PromptFeature[] = texts.map((text, i) => {
         if (typeof text !== 'string') throw new RootsError('ERR_INVALID_ARG', `Expected a string for text ${i} but received ${describe(text)}`);
         const r = template.render(tokenizer, { text } as TextExample, { maxLength });
-        return { inputIds: r.inputIds, maskPosition: r.maskPosition, verbalizer: v };
+        const f: PromptFeature = { inputIds: r.inputIds, maskPosition: r.maskPosition, verbalizer: v };
+        if (r.softPromptSlots) f.softPromptSlots = r.softPromptSlots;  // a model trained with [P] soft prompts
+        return f;
       });
       const { logits } = await forwardFeatures(model, features, { batchSize, padTokenId: tokenizer.padTokenId ?? 0 });
       const results = texts.map((sequence, i) => {

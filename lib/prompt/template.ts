@@ -2,9 +2,10 @@
  * Cloze templates (PET, LM-BFF): `'{text} It was [MASK] .'` turns a classification example into a
  * fill-in-the-blank question for a masked-language model.
  *
- * Placeholders: `{text}` (once, required), `{text_pair}` (at most once) and `[MASK]` (once,
- * required; the tokenizer's own mask token is accepted too). Everything else is literal text,
- * tokenized on its own. Rendering truncates the example's texts, never the template or the mask:
+ * Placeholders: `{text}` (once, required), `{text_pair}` (at most once), `[MASK]` (once,
+ * required; the tokenizer's own mask token is accepted too) and `[P]` (any number: soft prompt
+ * tokens, P-tuning's trainable embeddings, numbered in template order; see
+ * PromptClassificationTask). Everything else is literal text, tokenized on its own. Rendering truncates the example's texts, never the template or the mask:
  * the texts share what the template leaves of `maxLength`, longest first (as 'longest_first'),
  * and demonstrations (LM-BFF: one example per label, appended after [SEP], with the label's word in
  * place of the mask) only take what the input leaves.
@@ -12,7 +13,7 @@
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 
-export type TemplatePart = { kind: 'text' } | { kind: 'text_pair' } | { kind: 'mask' } | { kind: 'literal'; value: string };
+export type TemplatePart = { kind: 'text' } | { kind: 'text_pair' } | { kind: 'mask' } | { kind: 'literal'; value: string } | { kind: 'soft'; index: number };
 
 /** An example's texts as a template takes them. */
 export interface PromptInput {
@@ -38,21 +39,26 @@ export interface RenderedPrompt {
   maskPosition: number;
   /** Tokens cut from the input's own texts (0 when they fit). */
   truncated: number;
+  /** Templates with `[P]`: per token, the soft prompt token there, or -1. */
+  softPromptSlots?: Int32Array;
 }
 
-const PLACEHOLDER = /\{([^{}]*)\}|\[MASK\]/g;
+const PLACEHOLDER = /\{([^{}]*)\}|\[MASK\]|(\[P\])/g;
 
 export class PromptTemplate {
   readonly source: string;
   readonly parts: readonly TemplatePart[];
   /** Whether the template has `{text_pair}` (pair tasks). */
   readonly hasPair: boolean;
+  /** How many `[P]` soft prompt tokens it has (the model's config.soft_prompt_tokens). */
+  readonly softTokens: number;
   readonly #literalIds = new WeakMap<Tokenizer, number[][]>();
 
   private constructor(source: string, parts: TemplatePart[]) {
     this.source = source;
     this.parts = parts;
     this.hasPair = parts.some((p) => p.kind === 'text_pair');
+    this.softTokens = parts.filter((p) => p.kind === 'soft').length;
   }
 
   /**
@@ -63,10 +69,11 @@ export class PromptTemplate {
     if (typeof source !== 'string' || source.trim() === '') throw new RootsError('ERR_INVALID_ARG', `Expected a template string such as '{text} It was [MASK] .' (--template) but received ${describe(source)}`);
     const parts: TemplatePart[] = [];
     let last = 0;
-    const re = maskToken && maskToken !== '[MASK]' ? new RegExp(`${PLACEHOLDER.source}|${maskToken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`, 'g') : new RegExp(PLACEHOLDER.source, 'g');
+    const re = maskToken && maskToken !== '[MASK]' ? new RegExp(`${PLACEHOLDER.source}|(${maskToken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')})`, 'g') : new RegExp(PLACEHOLDER.source, 'g');
     for (const m of source.matchAll(re)) {
       if (m.index! > last) parts.push({ kind: 'literal', value: source.slice(last, m.index) });
       last = m.index! + m[0].length;
+      if (m[2] !== undefined) { parts.push({ kind: 'soft', index: parts.filter((p) => p.kind === 'soft').length }); continue; }
       if (m[1] === undefined) { parts.push({ kind: 'mask' }); continue; }
       if (m[1] === 'text') parts.push({ kind: 'text' });
       else if (m[1] === 'text_pair') parts.push({ kind: 'text_pair' });
@@ -109,7 +116,7 @@ export class PromptTemplate {
       if (!this.hasPair && x.textPair !== undefined) throw new RootsError('ERR_INVALID_ARG', `${what} is a pair of texts but template ${JSON.stringify(this.source)} has no {text_pair}; add it where the second text goes`);
       return this.hasPair ? [encode(x.text), encode(x.textPair!)] : [encode(x.text)];
     };
-    const fixed = literals.reduce((n, l) => n + l.length, 0);
+    const fixed = literals.reduce((n, l) => n + l.length, 0) + this.softTokens;
     const own = textsOf(input, 'the example');
     const demos = (options.demonstrations ?? []).map((d, i) => ({ d, texts: textsOf(d, `demonstration ${i}`) }));
     // [CLS] + [SEP] around the prompt, the template's own tokens and the mask; each demonstration
@@ -124,12 +131,17 @@ export class PromptTemplate {
     const used = ownLengths.reduce((a, b) => a + b, 0);
     const demoLengths = fitLengths(demos.flatMap(({ texts }) => texts.map((t) => t.length)), budget - used);
     const out: number[] = [cls];
+    const soft: number[] = [];  // [position, soft token] pairs
     let maskPosition = -1;
     const emit = (texts: number[][], lengths: number[], word: readonly number[] | null) => {
       let lit = 0;
       for (const p of this.parts) {
         if (p.kind === 'literal') out.push(...literals[lit++]);
-        else if (p.kind === 'mask') {
+        else if (p.kind === 'soft') {
+          // Any id will do (the model puts the soft prompt's embedding there); [UNK] says "not a word".
+          soft.push(out.length, p.index);
+          out.push(tokenizer.unkTokenId);
+        } else if (p.kind === 'mask') {
           if (word) out.push(...word);
           else { maskPosition = out.length; out.push(mask); }
         } else {
@@ -146,7 +158,12 @@ export class PromptTemplate {
       at += texts.length;
     }
     const truncated = own.reduce((n, t, i) => n + t.length - ownLengths[i], 0);
-    return { inputIds: Int32Array.from(out), maskPosition, truncated };
+    const rendered: RenderedPrompt = { inputIds: Int32Array.from(out), maskPosition, truncated };
+    if (this.softTokens > 0) {
+      rendered.softPromptSlots = new Int32Array(out.length).fill(-1);
+      for (let i = 0; i < soft.length; i += 2) rendered.softPromptSlots[soft[i]] = soft[i + 1];
+    }
+    return rendered;
   }
 }
 

@@ -10,6 +10,10 @@
  * place of the mask. They are drawn once per example (a function of the seed and the example's
  * index; an example never demonstrates itself). Scoring is text classification's: accuracy,
  * macro/weighted F1, MCC, the report and the confusion matrix.
+ *
+ * Soft prompts (P-tuning): each `[P]` of the template is a trainable embedding instead of a word.
+ * The model needs `config.soft_prompt_tokens` = the template's count (`softPromptConfig`); train
+ * them alone, the encoder and head frozen, with `freeze: SOFT_PROMPT_ONLY`.
  */
 import type { Feature } from '../data/features.js';
 import type { LabelVocab } from '../data/labels.js';
@@ -18,16 +22,26 @@ import type { TextExample } from '../data/readers.js';
 import { RootsError, describe } from '../errors.js';
 import { PromptTemplate, type Demonstration } from '../prompt/template.js';
 import { Verbalizer, type VerbalizerIds } from '../prompt/verbalizer.js';
+import type { FreezeStrategy } from '../models/bert.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { TEXT_CLASSIFICATION_METRICS, TextClassificationTask } from './text-classification.js';
 import type { Evaluation, FeatureOutputs, Task, TaskContext } from './task.js';
 
 export const PROMPT_CLASSIFICATION_METRICS = TEXT_CLASSIFICATION_METRICS;
 
+/** The freezing that trains only the soft prompt (`soft_prompt.embeddings`): every bert.* and cls.* parameter frozen. */
+export const SOFT_PROMPT_ONLY: FreezeStrategy = { patterns: ['^(bert|cls)\\.'] };
+
+/** Model config fields a template needs: `soft_prompt_tokens` when it has `[P]`s (none otherwise). */
+export function softPromptConfig(template: PromptTemplate): { soft_prompt_tokens?: number } {
+  return template.softTokens > 0 ? { soft_prompt_tokens: template.softTokens } : {};
+}
+
 /** A cloze-encoded example: its tokens, the mask's index and the verbalizer the loss scores. */
 export interface PromptFeature extends Feature {
   inputIds: Int32Array;
   tokenTypeIds?: Int32Array;
+  softPromptSlots?: Int32Array;
   maskPosition: number;
   verbalizer: VerbalizerIds;
 }
@@ -104,8 +118,9 @@ export class PromptClassificationTask implements Task<TextExample, PromptFeature
     const verbalizer = this.verbalizerIds(ctx.tokenizer, ctx.labels);
     return examples.map((ex, i) => {
       const where = `Example ${i}${ex.line ? ` (line ${ex.line})` : ''}`;
-      const f = this.template.render(ctx.tokenizer, ex, { maxLength: ctx.maxLength, demonstrations: this.#demonstrationsFor(ex, i, verbalizer) }) as { inputIds: Int32Array; maskPosition: number };
+      const f = this.template.render(ctx.tokenizer, ex, { maxLength: ctx.maxLength, demonstrations: this.#demonstrationsFor(ex, i, verbalizer) });
       const feature: PromptFeature = { inputIds: f.inputIds, maskPosition: f.maskPosition, verbalizer };
+      if (f.softPromptSlots) feature.softPromptSlots = f.softPromptSlots;
       if (ex.label !== undefined) {
         const id = typeof ex.label === 'string' ? ctx.labels.get(ex.label) : undefined;
         if (id === undefined) throw new RootsError('ERR_INVALID_ARG', `${where}: label ${describe(ex.label)} has no verbalizer word (labels: ${ctx.labels.labels.join(', ')})`);
