@@ -12,6 +12,8 @@ export {
 export type {
   Head, Device, Precision, FromPretrainedOptions, LoadReport, ModelOutput, TrainStepOptions, StepResult, FreezeStrategy,
 } from './models/bert.js';
+export type { ForwardOptions, AdapterInfo } from './models/bert.js';
+export * from './peft/index.js';
 export { BERT_DEFAULTS, normalizeConfig, readConfig, labelsOf, withLabels } from './models/config.js';
 export type { BertConfig, BertArchitecture } from './models/config.js';
 export { readCheckpointIndex, readSafetensorsIndex } from './weights/index.js';

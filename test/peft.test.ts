@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BertForSequenceClassification } from '../lib/models/bert.js';
-import { repoRoot, rng, tmp } from './helpers.js';
+import type { AdapterOptions } from '../lib/peft/config.js';
+import { maxAbsDiff, repoRoot, rng, tmp } from './helpers.js';
 import { base, makeBatch, perturb } from './peft-helpers.js';
 
 const fixture = join(repoRoot, 'test', 'fixtures', 'peft');
@@ -122,5 +123,31 @@ test('an adapter run checkpoints the adapter alone, and its AdamW state resumes'
   } finally {
     model.dispose();
     t.cleanup();
+  }
+});
+
+test('bf16 autocast: LoRA, (IA)3 and prefix adapters track fp32 and train with fp32 master weights', async () => {
+  const model = make();
+  try {
+    const r = rng(9);
+    const batch = makeBatch(r, 3, 8, 'sequence', 3);
+    const cases: [string, AdapterOptions][] = [['l', { type: 'lora', r: 4, targetModules: ['query', 'value', 'output.dense'] }], ['i', { type: 'ia3' }], ['p', { type: 'prefix', numVirtualTokens: 3 }]];
+    for (const [name, o] of cases) {
+      model.addAdapter(name, o);
+      perturb(model, name, r);
+      model.setPrecision('fp32');
+      const fp32 = await model.forward(batch, { adapter: name });
+      model.setPrecision('bf16');
+      const bf16 = await model.forward(batch, { adapter: name });
+      const scale = Math.max(...fp32.logits.map(Math.abs));
+      assert.ok(maxAbsDiff(fp32.logits, bf16.logits) <= 0.05 * scale, `${name}: bf16 logits ${maxAbsDiff(fp32.logits, bf16.logits)} from fp32 (scale ${scale})`);
+      const param = model.adapterParameters(name)[0].name;
+      const before = model.getAdapterParameter(name, param);
+      const res = await model.trainStep(batch, { learningRate: 1e-2, adapter: name });
+      assert.ok(Number.isFinite(res.loss) && !res.skipped);
+      assert.notDeepEqual(model.getAdapterParameter(name, param), before, `${name}: ${param} trained under bf16`);
+    }
+  } finally {
+    model.dispose();
   }
 });
