@@ -19,6 +19,8 @@
  * Difference from Transformers' NLI-based pipeline: there is no `multi_label` (one mask, one
  * softmax over the candidates), and `hypothesisTemplate` is the cloze `template`.
  */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TextExample } from '../data/readers.js';
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import { BertForMaskedLM, type BertPreTrainedModel, type Device, type Precision } from '../models/bert.js';
@@ -73,18 +75,17 @@ const DEFAULT_TEMPLATE = '{text} It was [MASK] .';
 
 export async function zeroShotPipeline(source: PipelineSource, options: ZeroShotPipelineOptions = {}): Promise<ZeroShotClassificationPipeline> {
   const batchSize = expectPositiveInt('batchSize', options.batchSize ?? 16);
-  let saved: { template?: string; verbalizer?: Record<string, string[]> } = {};
-  if (typeof source === 'string') {
-    const config = await readConfig(source);
-    const arch = config.architectures?.[0];
+  if (typeof source === 'string' && existsSync(join(source, 'config.json'))) {
+    const arch = (await readConfig(source)).architectures?.[0];
     if (arch && !MLM_ARCHITECTURES.includes(arch)) {
       throw new RootsError('ERR_INVALID_ARG', `${source} holds a ${arch}, which has no masked-LM head; zero-shot prompting needs a masked-language model (BertForMaskedLM: roots pretrain's output, or a pretrained BERT)`);
     }
-    saved = { template: config.prompt_template as string | undefined, verbalizer: config.prompt_verbalizer as Record<string, string[]> | undefined };
   }
   const loaded = await loadPipelineModel(source, BertForMaskedLM, 'a masked-language model (BertForMaskedLM)', options,
     { task: 'zero-shot-classification', needs: 'a masked-language model (BertForMaskedLM)' });
   const { model, tokenizer } = loaded;
+  // A folder trained with --task prompt-classification keeps its prompt in config.json.
+  const saved = { template: model.config.prompt_template as string | undefined, verbalizer: model.config.prompt_verbalizer as Record<string, string[]> | undefined };
   try {
     const template = PromptTemplate.parse(options.template ?? saved.template ?? DEFAULT_TEMPLATE, tokenizer.specialTokens.mask);
     const mapping = options.verbalizer ?? saved.verbalizer;
