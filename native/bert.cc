@@ -157,6 +157,7 @@ torch::Tensor Bert::gradOf(const std::string& name) const {
   auto it = namedToLeaf_.find(name);
   if (it == namedToLeaf_.end()) throw RootsException("ERR_INVALID_ARG", "no parameter named " + name);
   const auto& leaf = leaves_[it->second.first];
+  if (!leaf.param.grad().defined()) throw RootsException("ERR_INVALID_ARG", "no gradient for " + name + ": the base has none while an adapter trains (adapters.h)");
   return leaf.param.grad().narrow(0, it->second.second.first, it->second.second.second);
 }
 
@@ -465,7 +466,9 @@ torch::Tensor Bert::backwardMicro(const BatchTensors& mb, double n) {
   torch::Tensor loss;
   {
     AutocastGuard ac(precision_ == "bf16", device_.type());
-    loss = forward(mb, true).loss;
+    ForwardOut out = forward(mb, true);
+    loss = out.loss;
+    if (loss.defined() && mb.teacher_logits.defined()) loss = loss + DistillLoss(out.logits, mb);  // LwF
   }
   if (!loss.defined()) throw RootsException("ERR_INVALID_ARG", "trainStep needs labels for the " + config_.head + " head");
   (loss / n).backward();
@@ -493,6 +496,11 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, const AdamWOp
   // The base's groups and step count, or a training adapter's (adapters.h).
   std::vector<ParamGroup>& groups = this->groups();
   int64_t& step = adapters_->stepCounter(step_);
+  // EWC / L2-SP: their gradients go straight into the base's gradient buffers, before clipping.
+  if (&groups == &groups_) {
+    auto penalty = ApplyContinualPenalty(continual, groups_);
+    if (penalty.defined()) total = total + penalty.to(total.device(), torch::kFloat32);
+  }
   torch::Tensor sq;
   for (auto& g : groups) {
     auto d = at::dot(g.grad, g.grad);  // one pass, no temporary

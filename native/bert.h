@@ -4,6 +4,7 @@
 #include "adamw.h"
 #include "adapters.h"
 #include "common.h"
+#include "continual.h"
 
 #include <map>
 #include <memory>
@@ -66,6 +67,8 @@ struct BatchTensors {
   // verbalizer's token ids [C, K] and weights [C, K]; labels then holds class ids [B].
   torch::Tensor mask_positions, verbalizer_ids, verbalizer_weights;
   torch::Tensor soft_prompt_slots;  // [B, T]: -1, or the soft prompt token replacing that word embedding
+  torch::Tensor teacher_logits;     // LwF (continual.h): the previous model's logits, [B, T, L_old] or [B, L_old]
+  double distill_temperature = 1, distill_weight = 0;
   int64_t tokens = -1;         // real tokens (attention mask sum), counted on the host; -1: unknown
 };
 
@@ -130,6 +133,8 @@ class Bert {
   std::vector<ParamGroup>& groups() { return adapters_->stepGroups(groups_); }
   // LoRA, (IA)3, prefix and BitFit adapters on this base, one used per call.
   Adapters& adapters() { return *adapters_; }
+  // EWC / L2-SP penalties and the Fisher (continual.h); applied to the base's groups only.
+  ContinualState continual;
   void ensureOptimizerState();
 
  private:

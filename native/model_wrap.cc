@@ -8,6 +8,7 @@
 #include "batch.h"
 #include "bert.h"
 #include "checkpoint.h"
+#include "continual_wrap.h"
 #include "native_object.h"
 
 namespace roots {
@@ -129,6 +130,7 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
       Method<&ModelWrap::LoadSafetensors>("loadSafetensors"),
       Method<&ModelWrap::Save>("save"),
       Method<&ModelWrap::AdapterOp>("adapter"),
+      Method<&ModelWrap::ContinualOp>("continual"),
       Getter<&ModelWrap::NumParameters>("numParameters"),
       Accessor<&ModelWrap::GetOptimizerStep, &ModelWrap::SetOptimizerStep>("optimizerStep"),
       Getter<&ModelWrap::Device>("device"),
@@ -228,6 +230,7 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
     opt.beta2 = betas.As<Napi::Array>().Get(1u).As<Napi::Number>().DoubleValue();
     const double maxGradNorm = RequireNumber(o, "maxGradNorm", w);
     const uint64_t seed = static_cast<uint64_t>(RequireInt(o, "rngSeed", w));
+    ReadDistill(o, *micro);  // LwF's teacher logits (continual_wrap.h)
     auto model = payload();
     auto res = std::make_shared<StepResult>();
     return Run(env, "roots.model.trainStep",
@@ -316,6 +319,26 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
 
   // adapter(op, name, ...): adapters.h's registry (adapters_wrap.cc).
   Napi::Value AdapterOp(const Napi::CallbackInfo& info) { return AdapterCall(info, Use(info.Env())); }
+
+  // continual(op, ...): continual_wrap.cc's dispatcher; 'fisher' (batches[]) runs here as a job.
+  Napi::Value ContinualOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Bert& m = Use(env);
+    if (ArgString(info, 0, "op") != "fisher") return ContinualCall(info, m);
+    Napi::Value list = info.Length() > 1 ? info[1] : env.Undefined();
+    if (!list.IsArray()) throw MakeError(env, "ERR_INVALID_ARG", "Expected an array of Batches for batches but received " + DescribeValue(list));
+    auto arr = list.As<Napi::Array>();
+    auto batches = std::make_shared<std::vector<BatchTensors>>();
+    for (uint32_t i = 0; i < arr.Length(); i++)
+      batches->push_back(ReadBatch(env, arr.Get(i), "batches[" + std::to_string(i) + "]", m.config(), true));
+    auto model = payload();
+    return Run(env, "roots.model.fisher",
+      [model, batches] {
+        for (auto& b : *batches) ToDevice(b, model->device());
+        AccumulateFisher(*model, *batches);
+      },
+      [model](Napi::Env env) -> Napi::Value { return Napi::Number::New(env, static_cast<double>(model->continual.fisher_batches)); });
+  }
 
   // ---- checkpoints -----------------------------------------------------------------------------
   // Resolves a load target: a parameter name, or optim:<group>.<exp_avg|exp_avg_sq>.
