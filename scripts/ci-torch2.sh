@@ -35,10 +35,15 @@ case "${1:-}" in
     py="$VENV/bin/python"
     [ -x "$py" ] || { echo "roots CI: $py is missing; run '$0 venv' first" >&2; exit 1; }
     LIBTORCH_USE_PYTORCH=1 PYTHON="$py" ROOTS_BUILD_DIR=build-torch2 node scripts/build-native.mjs
+    export ROOTS_NATIVE_PATH="$PWD/build-torch2/Release/roots_native.node" ROOTS_PYTHON="$py" ROOTS_EXPECT_TORCH=2.13
     # package.test packs this build beside build/'s and installs the tarball: with LIBTORCH_USE_PYTORCH=1
-    # the wheel's flavour is chosen and loaded from a staged copy (scripts/prebuilt.mjs stagePrebuilt).
-    ROOTS_NATIVE_PATH="$PWD/build-torch2/Release/roots_native.node" ROOTS_PYTHON="$py" ROOTS_EXPECT_TORCH=2.13 \
-      LIBTORCH_USE_PYTORCH=1 PYTHON="$py" node scripts/run-tests.mjs engine.test engine-parity package
+    # the wheel's flavour is chosen (and loaded in place, or from a staged copy: scripts/prebuilt.mjs).
+    LIBTORCH_USE_PYTORCH=1 PYTHON="$py" node scripts/run-tests.mjs engine.test package
+    # The parity reference (scripts/parity_reference.py) computes attention as matmul + softmax; on 2.x
+    # roots' default is the fused SDPA kernel, whose other summation order leaves one bias of the
+    # sequence head 1.3e-4 off after 3 AdamW steps (the bound is 1e-4; gradients are within it). The
+    # step parity is checked on the same arithmetic: roots' math attention path.
+    ROOTS_ATTENTION=math node scripts/run-tests.mjs engine-parity
     ;;
   *)
     echo "usage: $0 venv|test" >&2
