@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus } from 'node:os';
-import { renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { findLibTorch, flavourOf } from './find-libtorch.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -24,6 +24,14 @@ console.log(`roots: building against LibTorch ${torch.version} (${torch.source},
 const require = createRequire(import.meta.url);
 const cmakeJs = join(dirname(require.resolve('cmake-js/package.json')), 'bin/cmake-js');
 const out = resolve(root, process.env.ROOTS_BUILD_DIR || 'build');
+// A build folder configured for another LibTorch keeps that one's library paths in its CMake cache
+// (find_library results are cached): forget them, so the LibTorch found now is the one linked.
+const cache = join(out, 'CMakeCache.txt');
+const cachedTorch = existsSync(cache) && (readFileSync(cache, 'utf8').match(/^Torch_DIR:PATH=(.*)$/m) || [])[1];
+if (cachedTorch && resolve(cachedTorch) !== resolve(torch.cmakeDir)) {
+  console.log(`roots: ${out} was configured for the LibTorch in ${cachedTorch}; reconfiguring for ${torch.cmakeDir}`);
+  rmSync(cache);
+}
 const args = [cmakeJs, 'build', '--directory', root, '--out', out,
   '--parallel', String(Math.max(1, cpus().length)),
   `--CDCMAKE_PREFIX_PATH=${torch.prefix}`];

@@ -5,6 +5,8 @@ export interface LibTorchInfo {
   root: string;
   /** The folder holding libtorch.so, libc10.so, libtorch_cpu.so. */
   libDir: string;
+  /** The folder of TorchConfig.cmake. */
+  cmakeDir: string;
   /** CMAKE_PREFIX_PATH for the build (the root first). */
   prefix: string;
   /** "2.13.0", or "unknown" when the headers are not installed. */

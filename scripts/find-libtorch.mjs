@@ -49,7 +49,7 @@ function info(source, root, cmakeDir, libDir, includeDirs, cxx11abi, prefix) {
     throw new LibTorchNotFound(`${source}: no libtorch.so in ${libDir}`);
   }
   return {
-    source, root, libDir,
+    source, root, libDir, cmakeDir,
     // The LibTorch root goes first so that find_library() takes its lib/ before /usr/lib's copies.
     prefix: prefix ?? `${root};${dirname(cmakeDir)}`,
     version: readVersion(includeDirs),
