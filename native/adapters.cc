@@ -200,6 +200,10 @@ void Adapters::use(const std::string& name, bool training) {
   active_ = a;
   activeName_ = a ? name : "";
   training_ = a && training;
+  // While an adapter trains the base needs no gradient buffer (a copy of every weight): freed, and
+  // made again when the base itself trains.
+  if (training_) releaseBaseGrads();
+  else if (!a && training) ensureBaseGrads();
   for (auto& leaf : model_.leaves_) leaf.param.requires_grad_(training_ ? false : leaf.trainable);
   for (auto& [n, o] : all_)
     for (auto& p : o->leaves) p.requires_grad_(training_ && o.get() == a);
@@ -208,6 +212,18 @@ void Adapters::use(const std::string& name, bool training) {
 // The base's own leaf (Bert::P would give the active adapter's copy).
 torch::Tensor Adapters::baseLeaf(const std::string& leaf) const {
   return model_.leaves_[model_.leafIndex_.at(leaf)].param.detach();
+}
+
+void Adapters::releaseBaseGrads() {
+  for (auto& leaf : model_.leaves_) leaf.param.mutable_grad() = torch::Tensor();
+  for (auto& g : model_.groups_) g.grad = torch::Tensor();
+}
+
+void Adapters::ensureBaseGrads() {
+  if (model_.groups_.empty() || model_.groups_[0].grad.defined()) return;
+  for (auto& g : model_.groups_) g.grad = torch::zeros_like(g.data);
+  for (auto& leaf : model_.leaves_)
+    leaf.param.mutable_grad() = model_.groups_[leaf.group].grad.narrow(0, leaf.offset, leaf.numel).view(leaf.param.sizes());
 }
 
 void Adapters::merge(const std::string& name) {

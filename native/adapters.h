@@ -99,6 +99,8 @@ class Adapters {
  private:
   torch::Tensor prefixPast(const Adapter& a) const;  // [P, 2L, nh, hd]
   torch::Tensor baseLeaf(const std::string& leaf) const;
+  void releaseBaseGrads();
+  void ensureBaseGrads();
   Bert& model_;
   std::map<std::string, std::unique_ptr<Adapter>> all_;
   Adapter* active_ = nullptr;
