@@ -58,6 +58,23 @@ export interface NativeForwardResult {
 export interface NativeStepOptions extends ResolvedOptimizerOptions {
   /** Seeds the dropout masks of the step. */
   rngSeed: number;
+  /** LwF (native/continual.h): the previous model's logits per batch ([B, T, labels] or [B, labels]). */
+  distill?: NativeDistill;
+}
+
+export interface NativeDistill { logits: Float32Array[]; labels: number; temperature: number; weight: number }
+
+/** model.continual(op, ...): EWC / L2-SP state of native/continual.h ('fisher' is async; the rest small). */
+export interface NativeContinualOps {
+  (op: 'configure', options: { ewcLambda: number; l2spAlpha: number }): void;
+  (op: 'snapshot' | 'clear', which: 'anchor' | 'start' | 'fisher'): void;
+  /** fisher = gamma * fisher + the mean squared gradient accumulated; anchor = the current weights. */
+  (op: 'consolidate', gamma: number): void;
+  /** Accumulates squared gradients of each batch's mean loss (eval mode); resolves to the batches so far. */
+  (op: 'fisher', batches: Batch[]): Promise<number>;
+  (op: 'get', which: 'fisher' | 'anchor' | 'start', name: string): Float32Array;
+  (op: 'set', which: 'fisher' | 'anchor' | 'start', name: string, values: Float32Array): void;
+  (op: 'state'): { ewcLambda: number; l2spAlpha: number; fisher: boolean; anchor: boolean; start: boolean; fisherBatches: number };
 }
 
 export interface NativeStepResult {
@@ -111,6 +128,7 @@ export interface NativeAdapterOps {
 
 export interface NativeModel {
   adapter: NativeAdapterOps;
+  continual: NativeContinualOps;
   /** The Batch as it is: the addon reads its own field names and checks every value. */
   forward(batch: Batch): Promise<NativeForwardResult>;
   trainStep(batches: Batch[], options: NativeStepOptions): Promise<NativeStepResult>;

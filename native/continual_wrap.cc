@@ -68,7 +68,7 @@ Napi::Value ContinualCall(const Napi::CallbackInfo& info, Bert& m) {
   return env.Undefined();
 }
 
-void ReadDistill(Napi::Object options, std::vector<BatchTensors>& micro) {
+void ReadDistill(Napi::Object options, std::vector<BatchTensors>& micro, bool token) {
   Napi::Env env = options.Env();
   Napi::Value d = options.Get("distill");
   if (d.IsUndefined() || d.IsNull()) return;
@@ -84,7 +84,6 @@ void ReadDistill(Napi::Object options, std::vector<BatchTensors>& micro) {
   auto arr = lv.As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); i++) {
     auto& b = micro[i];
-    const bool token = b.labels.defined() && b.labels.dim() == 2 && b.labels.scalar_type() == torch::kLong;
     const int64_t rows = token ? b.batch * b.seq : b.batch;
     const std::string what = "options.distill.logits[" + std::to_string(i) + "]";
     auto t = CopyFloat32Array(env, arr.Get(i), what.c_str(), rows * L);

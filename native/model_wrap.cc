@@ -230,7 +230,7 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
     opt.beta2 = betas.As<Napi::Array>().Get(1u).As<Napi::Number>().DoubleValue();
     const double maxGradNorm = RequireNumber(o, "maxGradNorm", w);
     const uint64_t seed = static_cast<uint64_t>(RequireInt(o, "rngSeed", w));
-    ReadDistill(o, *micro);  // LwF's teacher logits (continual_wrap.h)
+    ReadDistill(o, *micro, m.config().head == "token");  // LwF's teacher logits (continual_wrap.h)
     auto model = payload();
     auto res = std::make_shared<StepResult>();
     return Run(env, "roots.model.trainStep",

@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Batch } from '../batch.js';
 import { RootsError, describe } from '../errors.js';
-import { call, callSync, native, type NativeHead, type NativeModel, type NativeTensorEntry } from '../native.js';
+import { call, callSync, native, type NativeContinualOps, type NativeDistill, type NativeHead, type NativeModel, type NativeTensorEntry } from '../native.js';
 import { readCheckpointIndex, type TensorIndex } from '../weights/index.js';
 import { atomicPath, writeFileAtomic } from '../util/atomic-write.js';
 import { type BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
@@ -65,6 +65,8 @@ export interface TrainStepOptions extends OptimizerOptions {
   rngSeed?: number;
   /** The adapter this step trains (only its parameters change); default the model's (setAdapter); null: the base. */
   adapter?: string | null;
+  /** LwF (lib/continual): the previous model's logits per batch, distilled into the first `labels` outputs. */
+  distill?: NativeDistill;
 }
 
 /** Which adapter a forward pass uses: default the model's (setAdapter); null: the base alone. */
@@ -258,6 +260,17 @@ export class BertPreTrainedModel {
   /** The gradient of the last trainStep (after clipping), for inspection and tests. */
   getGradient(name: string): Float32Array { return callSync(() => this.nm.getGradient(name)); }
 
+  /**
+   * The engine's continual-learning state (lib/continual: EWC and L2-SP penalties, the Fisher), on
+   * the base's weights; errors come back as RootsErrors.
+   */
+  get continual(): NativeContinualOps {
+    return ((...args: unknown[]) => {
+      const run = () => { this.#use(null, true); return (this.nm.continual as (...a: unknown[]) => unknown)(...args); };
+      return args[0] === 'fisher' ? call(run) : callSync(run);
+    }) as NativeContinualOps;
+  }
+
   /** Matrix products in fp32 or bf16 autocast (fp32 weights and optimizer state either way). */
   setPrecision(p: Precision): void {
     callSync(() => this.nm.setPrecision(p));
@@ -289,7 +302,7 @@ export class BertPreTrainedModel {
     if (!Number.isSafeInteger(rngSeed) || rngSeed < 0) throw new RootsError('ERR_INVALID_ARG', `Expected a non-negative integer for rngSeed but received ${describe(rngSeed)}`);
     return call(() => {
       this.#use(options.adapter, true);
-      return this.nm.trainStep(list, { ...optimizer, rngSeed });
+      return this.nm.trainStep(list, { ...optimizer, rngSeed, ...(options.distill ? { distill: options.distill } : {}) });
     });
   }
 

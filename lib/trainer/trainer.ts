@@ -57,6 +57,7 @@ import { writeReport, type ReportSection } from './report.js';
 import { learningRateAt, resolveWarmupSteps, type Schedule } from './schedule.js';
 import { lockOutputDir, type OutputDirLock } from './lock.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { distillFor, resolveContinual, startContinual, stopContinual, type ResolvedContinual } from '../continual/index.js';
 import type { TrainerCallbacks, TrainerOptions, TrainResult } from './types.js';
 
 export const LOG_FILE = 'trainer_log.jsonl';
@@ -90,6 +91,7 @@ export class Trainer<E = unknown> {
   #result: TrainResult | null = null;
   #lastEvaluation: { step: number; evaluation: Evaluation } | null = null;
   readonly #lock: OutputDirLock | null;
+  readonly #continual: ResolvedContinual | null;
   /** Smoothed tokens/s for the progress bar. */
   #tps = 0;
 
@@ -135,6 +137,7 @@ export class Trainer<E = unknown> {
     this.#ctx = { tokenizer, labels: this.labels, labels2: slotLabels ? new LabelVocab(slotLabels) : undefined, maxLength };
     if (this.args.precision) model.setPrecision(this.args.precision);
     if (this.args.freeze) model.freeze(this.args.freeze);
+    this.#continual = resolveContinual(options.continual, model);
     this.#lock = options.lock ?? null;
     if (this.#lock && this.args.outputDir && resolve(this.#lock.dir) !== resolve(this.args.outputDir)) {
       throw new RootsError('ERR_INVALID_ARG', `options.lock locks ${this.#lock.dir}, not args.outputDir ${this.args.outputDir}`);
@@ -241,6 +244,7 @@ export class Trainer<E = unknown> {
 
     let stopReason: TrainResult['stopReason'] = 'completed';
     let segmentStart = performance.now();
+    if (this.#continual) startContinual(this.model, this.#continual);
     try {
       outer: while (state.globalStep < totalSteps) {
         let group: Batch[] = [];
@@ -255,6 +259,7 @@ export class Trainer<E = unknown> {
           const result = await this.model.trainStep(group, {
             learningRate, maxGradNorm: a.maxGradNorm, weightDecay: a.weightDecay, betas: a.adamBetas, eps: a.adamEpsilon,
             rngSeed: a.seed * 1_000_003 + state.globalStep,
+            distill: this.#continual ? await distillFor(this.#continual, group) : undefined,
           });
           group = [];
           state.globalStep++;
@@ -295,11 +300,13 @@ export class Trainer<E = unknown> {
       }
     } catch (e) {
       this.#progress.stop();
+      if (this.#continual) stopContinual(this.model);
       const err = e as Error & { code?: string };
       this.#log.append({ type: 'error', step: state.globalStep, epoch: state.epoch, code: err.code ?? 'ERR', message: err.message, elapsed: this.#elapsed() });
       throw e;
     }
     this.#progress.stop();
+    if (this.#continual) stopContinual(this.model);
 
     const evaluation = stopReason === 'stopped' ? null : this.#finalEvaluation(state);
     if (evaluation) this.evaluations.set('eval', { name: 'eval', metrics: evaluation.metrics, report: evaluation.report, note: evaluation.note });

@@ -1,6 +1,7 @@
 /** The Trainer's options, hooks and result (the public shapes of lib/trainer/trainer.ts). */
 import type { BertPreTrainedModel, StepResult } from '../models/bert.js';
 import type { Tokenizer } from '../tokenizer/index.js';
+import type { ContinualOptions } from '../continual/index.js';
 import type { TaskName } from '../tasks/index.js';
 import type { BatchSource, Evaluation, Task } from '../tasks/task.js';
 import type { TrainingArgs } from './args.js';
@@ -44,6 +45,8 @@ export interface TrainerOptions<E = unknown> {
    * the folder itself for the run (lock.ts): a second run into the same folder fails at once.
    */
   lock?: OutputDirLock;
+  /** Continual learning (lib/continual): EWC, L2-SP and LwF, combinable; replay is data (mixReplay). */
+  continual?: ContinualOptions;
 }
 
 export interface TrainResult {
