@@ -8,6 +8,10 @@ import { RootsError, TorchError } from '../lib/errors.js';
 import type { Batch } from '../lib/batch.js';
 import { BertForTokenClassification } from '../lib/models/bert.js';
 
+// The addon the rest of the process loaded (ROOTS_NATIVE_PATH, e.g. CI's LibTorch 2.x build): a worker
+// must not load a second LibTorch beside it.
+const addonPath = process.env.ROOTS_NATIVE_PATH ?? new URL('../build/Release/roots_native.node', import.meta.url).pathname;
+
 test('info() reports LibTorch, threads and features', () => {
   const i = native().info();
   assert.match(i.torchVersion, /^\d+\.\d+/);
@@ -97,7 +101,7 @@ test('a second job while one runs is ERR_BUSY; dispose while busy frees after th
 test('the addon loads and works in worker_threads, and the worker can exit with live objects', async () => {
   const code = `
     const { parentPort } = require('node:worker_threads');
-    const addon = require(${JSON.stringify(new URL('../build/Release/roots_native.node', import.meta.url).pathname)});
+    const addon = require(${JSON.stringify(addonPath)});
     const st = new addon.SelfTest(32);
     st.spin(50).then((n) => { parentPort.postMessage({ n, live: addon.liveObjects().selfTests }); });
   `;
@@ -191,7 +195,7 @@ test('a worker thread can exit with a live Model, even mid-step; models on the m
   const liveBefore = n.liveObjects();
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
-    const addon = require(${JSON.stringify(new URL('../build/Release/roots_native.node', import.meta.url).pathname)});
+    const addon = require(${JSON.stringify(addonPath)});
     const { config, batch } = workerData;
     const opts = { learningRate: 1e-3, weightDecay: 0, maxGradNorm: 1, betas: [0.9, 0.999], eps: 1e-8, rngSeed: 0 };
     const m = new addon.Model(config, { head: 'token', seed: 3, device: 'cpu' });
