@@ -18,7 +18,7 @@ const steps = Number(process.env.ROOTS_BENCH_TASK_STEPS ?? 400);
 const quiet = { out: () => {}, err: () => {} };
 
 const tasks: { name: string; metric: string; flags: TrainCommandOptions }[] = [
-  { name: 'SST-2', metric: 'accuracy', flags: { task: 'text-classification', train: join(data, 'textcls/sst2/train.tsv'), dev: join(data, 'textcls/sst2/dev.tsv'), textColumn: 'sentence', batchSize: 32, maxLength: 64 } },
+  { name: 'SST-2', metric: 'accuracy', flags: { task: 'text-classification', train: join(data, 'textcls/sst2/train.tsv'), dev: join(data, 'textcls/sst2/dev.tsv'), batchSize: 32, maxLength: 64 } },
   { name: 'CoNLL-2003', metric: 'f1', flags: { task: 'ner', train: join(data, 'ner/conll2003/eng.train'), dev: join(data, 'ner/conll2003/eng.testa'), batchSize: 16, maxLength: 128 } },
 ];
 const methods: { name: string; flags: TrainCommandOptions }[] = [
