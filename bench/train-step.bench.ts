@@ -1,11 +1,17 @@
-// Training throughput of roots against PyTorch eager from Python, side by side in one run, on the
-// same LibTorch (Debian's 1.13): BERT hidden 256, 4 layers, 4 heads, intermediate 1024, sequence
-// 128, batch 32, token classification (8000-word vocabulary, 9 labels), dropout 0.1, AdamW with
-// weight decay and clipping. The peer (scripts/bench_peer.py) is written as a PyTorch user would:
-// torch.nn modules, torch.optim.AdamW, and torch.autocast(bf16) for the bf16 row.
-// Prints tokens/s, the ratios, and the fraction of the matrix-multiply rate measured in this run.
+// Training throughput of roots against (a) Hugging Face Transformers' BertForTokenClassification on
+// PyTorch 2.x (the peer users would pick; ROOTS_HF_PYTHON, default /tmp/venv/bin/python, skipped
+// when it cannot import transformers) and (b) PyTorch eager from Python on the same LibTorch as
+// roots (Debian's 1.13), side by side in one run: BERT hidden 256, 4 layers, 4 heads, intermediate
+// 1024, sequence 128, batch 32, token classification (8000-word vocabulary, 9 labels), dropout
+// 0.1, AdamW with weight decay and clipping. The peers (scripts/bench_peer.py) are written as a
+// PyTorch user would: torch.nn modules or Transformers' model, torch.optim.AdamW, and
+// torch.autocast(bf16) for the bf16 rows.
+// The sides run in interleaved rounds (the order rotated each round) so that load from other
+// processes falls on all alike; medians and minimums over every measured step of every round.
+// Prints ms/step, tokens/s, the ratios, and the fraction of the matrix-multiply rate measured in
+// this run (each side against its own torch's rate).
 //
-//   npm run bench -- train-step            ROOTS_BENCH_STEPS=8 for more measured steps
+//   npm run bench -- train-step     ROOTS_BENCH_ROUNDS=3 ROOTS_BENCH_STEPS=3 (measured steps per side per round)
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { BertForTokenClassification } from '../lib/models/bert.js';
@@ -18,7 +24,8 @@ const config = {
   hidden_dropout_prob: 0.1, attention_probs_dropout_prob: 0.1,
 };
 const numLabels = 9, B = 32, T = 128;
-const steps = Number(process.env.ROOTS_BENCH_STEPS ?? 5), warmup = 2;
+const steps = Number(process.env.ROOTS_BENCH_STEPS ?? 3), warmup = 2;
+const rounds = Number(process.env.ROOTS_BENCH_ROUNDS ?? 3);
 const root = join(import.meta.dirname, '..');
 
 /** Training FLOPs per step: 3x the forward's matrix products (forward + two for backward). */
@@ -30,7 +37,8 @@ function trainFlops(): number {
 
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 
-async function roots(precision: 'fp32' | 'bf16'): Promise<number> {
+/** Seconds per measured step of one roots model (built for the round, as a peer's process is). */
+async function roots(precision: 'fp32' | 'bf16'): Promise<number[]> {
   const model = BertForTokenClassification.fromConfig(config, { labels: Array.from({ length: numLabels }, (_, i) => `L${i}`), precision, seed: 0 });
   let s = 1;
   const rand = () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
@@ -47,40 +55,57 @@ async function roots(precision: 'fp32' | 'bf16'): Promise<number> {
     if (i >= warmup) times.push((performance.now() - t) / 1000);
   }
   model.dispose();
-  return median(times);
+  return times;
 }
 
-function peer(python: string, bf16: boolean): number {
-  const spec = { config: { ...config, head: 'token', num_labels: numLabels }, batch: B, seq: T, steps, warmup, bf16 };
+function peer(python: string, bf16: boolean, impl: 'eager' | 'hf'): number[] {
+  const spec = { config: { ...config, head: 'token', num_labels: numLabels }, batch: B, seq: T, steps, warmup, bf16, impl };
   const r = spawnSync(python, [join(root, 'scripts', 'bench_peer.py'), JSON.stringify(spec)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`peer failed: ${r.stderr}`);
-  return median(JSON.parse(r.stdout.trim().split('\n').pop()!).times);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!).times;
 }
 
 const py = findTorchPython();
 if (!py) { console.error('no Python with torch (set ROOTS_PYTHON): the peer cannot run'); process.exit(1); }
+const hfPy = process.env.ROOTS_HF_PYTHON ?? '/tmp/venv/bin/python';
+const probe = spawnSync(hfPy, ['-c', 'import torch, transformers; print(torch.__version__, transformers.__version__)'], { encoding: 'utf8' });
+const hf = probe.status === 0 ? { exe: hfPy, versions: probe.stdout.trim().split(' ') } : null;
 const i = info();
-console.log(`LibTorch ${i.torch.version} (roots) / torch ${py.torchVersion} (peer, ${py.exe}); ${i.cpu.model}, ${i.threads.intraOp} threads`);
-console.log(`BERT H=256 L=4 heads=4 I=1024, batch ${B}x${T}, ${steps} measured steps after ${warmup} warm-up (medians)`);
-const mm = JSON.parse(spawnSync(py.exe, [join(root, 'scripts', 'bench_peer.py'), '--matmul', '2048'], { encoding: 'utf8' }).stdout) as { fp32: number; bf16: number };
-console.log(`measured matmul rate (2048^3): fp32 ${mm.fp32.toFixed(0)} GFLOP/s, bf16 ${mm.bf16.toFixed(0)} GFLOP/s`);
+console.log(`LibTorch ${i.torch.version} (roots) / torch ${py.torchVersion} (eager peer, ${py.exe}); ${hf ? `Transformers ${hf.versions[1]} on torch ${hf.versions[0]} (${hf.exe})` : `Transformers peer SKIPPED: ${hfPy} cannot import torch and transformers (set ROOTS_HF_PYTHON)`}`);
+console.log(`${i.cpu.model}, ${i.threads.intraOp} threads; BERT H=256 L=4 heads=4 I=1024, batch ${B}x${T}; ${rounds} interleaved rounds of ${warmup} warm-up + ${steps} measured steps per side`);
+const matmulOf = (exe: string) => JSON.parse(spawnSync(exe, [join(root, 'scripts', 'bench_peer.py'), '--matmul', '2048'], { encoding: 'utf8' }).stdout) as { fp32: number; bf16: number };
+const mm = matmulOf(py.exe);
+const mmHf = hf ? matmulOf(hf.exe) : null;
+console.log(`measured matmul rate (2048^3): LibTorch ${py.torchVersion} fp32 ${mm.fp32.toFixed(0)} GFLOP/s, bf16 ${mm.bf16.toFixed(0)}${mmHf ? `; torch ${hf!.versions[0]} fp32 ${mmHf.fp32.toFixed(0)}, bf16 ${mmHf.bf16.toFixed(0)}` : ''}`);
 
 const flops = trainFlops();
-const rows: { name: string; sec: number; rate: number }[] = [];
-const add = (name: string, sec: number, rate: number) => {
-  rows.push({ name, sec, rate });
-  console.log(`${name.padEnd(22)} ${(sec * 1000).toFixed(0).padStart(6)} ms/step  ${(B * T / sec).toFixed(0).padStart(7)} tokens/s  ${(flops / sec / 1e9).toFixed(0).padStart(5)} GFLOP/s = ${(100 * flops / sec / 1e9 / rate).toFixed(0)}% of measured ${rate === mm.fp32 ? 'fp32' : 'bf16'} matmul`);
+type Prec = 'fp32' | 'bf16';
+interface Side { name: string; precision: Prec; rate: number; run: () => Promise<number[]> | number[] }
+const sides: Side[] = [];
+for (const precision of (i.bf16 ? ['fp32', 'bf16'] : ['fp32']) as Prec[]) {
+  sides.push({ name: `roots ${precision}`, precision, rate: mm[precision], run: () => roots(precision) });
+  if (hf) sides.push({ name: `transformers ${precision}`, precision, rate: mmHf![precision], run: () => peer(hf.exe, precision === 'bf16', 'hf') });
+  sides.push({ name: `pytorch eager ${precision}`, precision, rate: mm[precision], run: () => peer(py.exe, precision === 'bf16', 'eager') });
+}
+const times = new Map<string, number[]>(sides.map((s) => [s.name, []]));
+for (let r = 0; r < rounds; r++) {
+  for (let k = 0; k < sides.length; k++) {
+    const s = sides[(k + r) % sides.length];
+    times.get(s.name)!.push(...(await s.run()));
+  }
+}
+console.log(`\n${'side'.padEnd(22)} ms/step median (min)   tokens/s  GFLOP/s  of its torch's matmul rate`);
+for (const s of sides) {
+  const t = times.get(s.name)!, sec = median(t);
+  console.log(`${s.name.padEnd(22)} ${(sec * 1000).toFixed(0).padStart(6)} (${(Math.min(...t) * 1000).toFixed(0).padStart(5)})  ${(B * T / sec).toFixed(0).padStart(9)}  ${(flops / sec / 1e9).toFixed(0).padStart(7)}  ${(100 * flops / sec / 1e9 / s.rate).toFixed(0)}% of ${s.precision}`);
+}
+const ratio = (a: string, b: string) => {
+  const ta = times.get(a), tb = times.get(b);
+  return ta?.length && tb?.length ? `${(median(tb) / median(ta)).toFixed(2)}x (medians), ${(Math.min(...tb) / Math.min(...ta)).toFixed(2)}x (minimums)` : 'n/a';
 };
-add('roots fp32', await roots('fp32'), mm.fp32);
-add('pytorch eager fp32', peer(py.exe, false), mm.fp32);
-if (i.bf16) {
-  add('roots bf16', await roots('bf16'), mm.bf16);
-  add('pytorch eager bf16', peer(py.exe, true), mm.bf16);
+console.log('');
+for (const p of (i.bf16 ? ['fp32', 'bf16'] : ['fp32']) as Prec[]) {
+  if (hf) console.log(`roots ${p} vs transformers ${p}: ${ratio(`roots ${p}`, `transformers ${p}`)}`);
+  console.log(`roots ${p} vs pytorch eager ${p}: ${ratio(`roots ${p}`, `pytorch eager ${p}`)}`);
 }
-const get = (n: string) => rows.find((r) => r.name === n)?.sec;
-const ratio = (a: string, b: string) => (get(a) && get(b) ? (get(b)! / get(a)!).toFixed(2) + 'x' : 'n/a');
-console.log(`\nroots fp32 vs pytorch eager fp32: ${ratio('roots fp32', 'pytorch eager fp32')}`);
-if (i.bf16) {
-  console.log(`roots bf16 vs pytorch eager bf16: ${ratio('roots bf16', 'pytorch eager bf16')}`);
-  console.log(`roots bf16 vs pytorch eager fp32: ${ratio('roots bf16', 'pytorch eager fp32')}  (the default a PyTorch user gets)`);
-}
+if (i.bf16 && hf) console.log(`roots bf16 vs transformers fp32: ${ratio('roots bf16', 'transformers fp32')}  (what precision 'auto' gives against a Transformers user's default)`);

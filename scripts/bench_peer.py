@@ -5,7 +5,9 @@ Trains the reference BERT (parity_reference.Model: torch.nn modules, HF's struct
 query/key/value projections) with torch.optim.AdamW on random batches of the given shape, and
 prints one JSON line with per-step times. Also measures the machine's matrix-multiply rate.
 
-usage: bench_peer.py '{"config": {...}, "batch": 32, "seq": 128, "steps": 5, "warmup": 2, "bf16": false}'
+With "impl": "hf" in the spec, the model is Hugging Face Transformers' BertForTokenClassification
+instead (run it with a Python that has transformers, e.g. the PyTorch 2.x venv).
+usage: bench_peer.py '{"config": {...}, "batch": 32, "seq": 128, "steps": 5, "warmup": 2, "bf16": false, "impl": "eager"}'
        bench_peer.py --matmul N   (GFLOP/s of an NxN fp32 and bf16 matmul)
 """
 import json
@@ -44,8 +46,19 @@ def main():
     torch.set_num_threads(int(os.environ.get("ROOTS_NUM_THREADS", os.cpu_count())))
     torch.manual_seed(0)
     c = spec["config"]
-    model = Model(c)
-    model.train()
+    if spec.get("impl") == "hf":
+        from transformers import BertConfig, BertForTokenClassification
+
+        hf = BertForTokenClassification(BertConfig(**{k: v for k, v in c.items() if k != "head"}))
+
+        def model(b):  # the reference Model's call convention: (logits, loss)
+            out = hf(input_ids=b["input_ids"], attention_mask=b["attention_mask"], token_type_ids=b["token_type_ids"], labels=b["labels"])
+            return out.logits, out.loss
+
+        model.named_parameters, model.parameters, module = hf.named_parameters, hf.parameters, hf
+    else:
+        model = module = Model(c)
+    module.train()
     decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm.weight" in n)]
     nodecay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm.weight" in n]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": nodecay, "weight_decay": 0.0}], lr=5e-5)
