@@ -31,12 +31,13 @@ import {
 } from './common.js';
 import { DATA_SPECS, type DataFlags, type FlagSpec } from './data.js';
 import { PEFT_SPECS, type PeftFlags, peftOptions } from './adapter.js';
+import { CONTINUAL_SPECS, type ContinualFlags, type TrainerFor, continualMethods, continualOptions, loadContinualModel, saveFisher, withReplay } from './continual.js';
 import {
   TASKS, TASK_CHOICES, checkTaskFlags, taskRow, type CliTaskName, type Splits, type TaskPlan, type TaskRow, type TrainOnlyTaskName,
 } from './tasks.js';
 
 /** Options of `roots train` (also the keys of a `--config` file). */
-export interface TrainCommandOptions extends DataFlags, PeftFlags {
+export interface TrainCommandOptions extends DataFlags, PeftFlags, ContinualFlags {
   task?: CliTaskName | TrainOnlyTaskName | 'token-classification';
   model?: string;
   train?: string;
@@ -114,6 +115,7 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'patience', flags: '--patience <n>', help: 'early stopping: evaluations without improvement before stopping', parse: parsers.positiveInt },
   { key: 'metric', flags: '--metric <name>', help: 'metric for the best checkpoint and early stopping. ner: f1 (default), precision, recall, accuracy, loss; text-classification: accuracy (default), f1_macro, f1_weighted, mcc, loss; multi-label: f1_micro (default), f1_macro, exact_match, loss; intent-slots: exact_match (default), intent_accuracy, slot_f1, loss', parse: parsers.choice(METRIC_CHOICES) },
   ...PEFT_SPECS,
+  ...CONTINUAL_SPECS,
   { key: 'freeze', flags: '--freeze <strategy>', help: 'freeze: none, embeddings, encoder, all-but-head, bitfit, bottom:K', parse: FREEZE_PARSER },
   { key: 'seed', flags: '--seed <n>', help: 'seed of initialisation, shuffling and dropout (default 42)', parse: parsers.nonNegativeInt },
   { key: 'precision', flags: '--precision <p>', help: 'fp32, bf16 or auto (bf16 where the hardware has it; default auto)', parse: parsers.choice(['fp32', 'bf16', 'auto'] as const) },
@@ -180,9 +182,11 @@ export interface TrainSummary {
 
 /** Runs `roots train` with parsed options (the demo calls this directly). */
 export async function runTrain(options: TrainCommandOptions, io: CliIO = processIO, hooks: { onTrainer?: (t: Trainer) => void } = {}): Promise<TrainSummary> {
-  const o = options;
+  // --continual-from: the earlier model is also --model unless one is given (lib/cli/continual.ts).
+  const o = options.continualFrom && !options.model ? { ...options, model: options.continualFrom } : options;
   const row = taskRow(o.task);
   checkTaskFlags(row, o);
+  const methods = continualMethods(o);
   const modelDir = await resolveModelDir('--model', o.model, io);
   if (!o.train) throw new RootsError('ERR_INVALID_ARG', `--train is required (${row.data})`);
   if (!o.out) throw new RootsError('ERR_INVALID_ARG', '--out is required (the output folder)');
@@ -206,12 +210,15 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
       dev: o.dev ? (await row.read('--dev', o.dev, o)).slice(0, o.maxEvalSamples) : null,
       test: o.test ? (await row.read('--test', o.test, o)).slice(0, o.maxEvalSamples) : null,
     };
+    if (o.continualFrom && methods.has('replay')) data.train = await withReplay(row, data.train, o, labelsOf(await readConfig(o.continualFrom)), o);
     const plan = row.plan(data, o, io);
     if (o.metric !== undefined && !plan.metrics.names.includes(o.metric)) {
       throw new RootsError('ERR_INVALID_ARG', `--metric ${o.metric} is not a ${plan.metrics.kind} metric (${plan.metrics.names.join(', ')})`);
     }
     const tokenizer = await Tokenizer.fromPretrained(modelDir);
-    const model = await loadModel(row, plan, modelDir, folder, o, io);
+    const model = o.continualFrom
+      ? await loadContinualModel(row, o.continualFrom, plan.labels, tokenizer, o, io)
+      : await loadModel(row, plan, modelDir, folder, o, io);
     if (peft) {
       // --peft: the base stays frozen; one adapter trains, and is what --out receives.
       try {
@@ -261,9 +268,19 @@ async function trainModel(
     throw new RootsError('ERR_CONFIG', `${modelDir}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${model.config.vocab_size}`);
   }
   const args = trainingArgs(o, { hasDev: plan.data.dev !== null, maxLength: Math.min(row.maxLength, model.config.max_position_embeddings) });
-  const trainer = new Trainer({ model, tokenizer, train: plan.data.train, eval: plan.data.dev ?? undefined, task: plan.task, args, lock });
-  hooks.onTrainer?.(trainer);
-  const { result, devMetrics, testMetrics } = await trainSaveAndTest(trainer, o, plan.data.test, io);
+  // Continual learning (--continual-from): EWC / L2-SP / LwF options; a Trainer per example set encodes the Fisher's data.
+  const trainerFor: TrainerFor = (examples) => new Trainer({ model, tokenizer, train: examples, task: plan.task, args: { maxLength: args.maxLength } });
+  const continual = o.continualFrom ? await continualOptions(model, row, continualMethods(o), o, trainerFor, io) : null;
+  let outcome: Awaited<ReturnType<typeof trainSaveAndTest>>;
+  try {
+    const trainer = new Trainer({ model, tokenizer, train: plan.data.train, eval: plan.data.dev ?? undefined, task: plan.task, args, lock, continual: continual?.options });
+    hooks.onTrainer?.(trainer);
+    outcome = await trainSaveAndTest(trainer, o, plan.data.test, io);
+    if ((continual?.options.ewc || o.saveFisher) && outcome.result.stopReason !== 'stopped') await saveFisher(model, trainerFor, plan.data.train, continual?.earlierTasks ?? 0, o.out, o, io);
+  } finally {
+    continual?.dispose();
+  }
+  const { result, devMetrics, testMetrics } = outcome;
 
   const { evaluation: _, ...rest } = result;
   const summary: TrainSummary = {
