@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadWithAdapter, resolveAdapterSource } from '../lib/cli/adapter.js';
 import { runEval } from '../lib/cli/eval.js';
 import { runMerge } from '../lib/cli/merge.js';
 import { runPredict } from '../lib/cli/predict.js';
@@ -14,6 +15,7 @@ import { runTrain } from '../lib/cli/train.js';
 import { generateCorpus, toConll } from '../lib/demo/corpus.js';
 import { buildVocab } from '../lib/demo/vocab.js';
 import { BertForTokenClassification } from '../lib/models/bert.js';
+import { nerPipeline } from '../lib/pipelines/ner.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { oneLineError, roots, tmp } from './helpers.js';
 
@@ -71,7 +73,18 @@ test('train --peft lora, eval and predict --adapter, merge: the same scores, the
   const text = corpus.dev[0].tokens.join(' ');
   const a = await runPredict({ model: base, adapter: out, text: [text], device: 'cpu', precision: 'fp32' }, quiet);
   const b = await runPredict({ model: merged, text: [text], device: 'cpu', precision: 'fp32' }, quiet);
-  assert.deepEqual(JSON.parse(JSON.stringify(a, (k, v) => (k === 'score' ? Math.round(v * 1e4) : v))), JSON.parse(JSON.stringify(b, (k, v) => (k === 'score' ? Math.round(v * 1e4) : v))));
+  const rounded = (x: unknown) => JSON.parse(JSON.stringify(x, (k, v) => (k === 'score' ? Math.round(v * 1e4) : v)));
+  assert.deepEqual(rounded(a), rounded(b));
+  // A pipeline over a model in memory runs the adapter it is given (several pipelines can share one base).
+  const model = await loadWithAdapter(BertForTokenClassification, await resolveAdapterSource(base, out, quiet), { device: 'cpu', precision: 'fp32' });
+  try {
+    model.setAdapter(null);
+    const ner = await nerPipeline({ model, tokenizer: await Tokenizer.fromPretrained(out), adapter: 'default' }, { aggregation: 'first' });
+    assert.deepEqual(rounded([{ text, entities: await ner(text) }]), rounded(a));
+    await assert.rejects(nerPipeline({ model, tokenizer: await Tokenizer.fromPretrained(out), adapter: 'nope' }), { code: 'ERR_INVALID_ARG', message: /no adapter named "nope" \(loaded: default\)/ });
+  } finally {
+    model.dispose();
+  }
 });
 
 test('prefix adapters train and refuse to merge; flags of another adapter type are named', async () => {

@@ -22,7 +22,7 @@ import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import { BertForTokenClassification, type BertPreTrainedModel, type Device, type Precision } from '../models/bert.js';
 import { forwardFeatures } from '../tasks/forward.js';
 import type { Tokenizer } from '../tokenizer/index.js';
-import { loadPipelineModel, makePipeline } from './source.js';
+import { loadPipelineModel, makePipeline, type PipelineSource } from './source.js';
 import {
   aggregateEntities, parseAggregation, softmaxRows, wordPieceTokensToString,
   type AggregationStrategy, type NerEntity, type PreEntity,
@@ -96,7 +96,7 @@ export function preEntities(p: Pick<Prepared, 'text' | 'ids' | 'tokens' | 'offse
 }
 
 /** A token-classification model and its tokenizer, loaded from a folder or given. */
-export type ModelSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer };
+export type ModelSource = PipelineSource;
 
 export async function nerPipeline(source: ModelSource, options: NerPipelineOptions = {}): Promise<TokenClassificationPipeline> {
   const aggregation = parseAggregation(options.aggregation ?? 'none');

@@ -29,8 +29,11 @@ function headOf(architecture: string): string | undefined {
   return Object.entries(ARCHITECTURES).find(([, a]) => a === architecture)?.[0];
 }
 
-/** A model folder or Hub id (`org/name@revision`), or a model and its tokenizer. */
-export type PipelineSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer };
+/**
+ * A model folder or Hub id (`org/name@revision`), or a model and its tokenizer; with `adapter`, the
+ * pipeline runs that adapter of the model (lib/peft), so pipelines of several tasks share one base.
+ */
+export type PipelineSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer; adapter?: string | null };
 
 export interface LoadedPipelineModel<T extends BertPreTrainedModel> {
   model: T | BertPreTrainedModel;
@@ -75,7 +78,22 @@ export async function loadPipelineModel<T extends BertPreTrainedModel>(
   if (head && source.model.head !== Class.head) {
     throw new RootsError('ERR_INVALID_ARG', `The ${head.task} pipeline needs ${head.needs}, not a ${source.model.head} head${pipelineHint(source.model.head, '{ model, tokenizer }')}`);
   }
+  if (source.adapter !== undefined) return { model: withAdapter(source.model, source.adapter), tokenizer: source.tokenizer, owned: false };
   return { model: source.model, tokenizer: source.tokenizer, owned: false };
+}
+
+/** The model as a pipeline sees it, with every forward pass run through `adapter` (null: the base alone). */
+function withAdapter<T extends BertPreTrainedModel>(model: T, adapter: string | null): T {
+  if (adapter !== null && !model.adapters().some((a) => a.name === adapter)) {
+    throw new RootsError('ERR_INVALID_ARG', `the model has no adapter named ${JSON.stringify(adapter)} (loaded: ${model.adapters().map((a) => a.name).join(', ') || 'none'})`);
+  }
+  return new Proxy(model, {
+    get(target, key) {
+      if (key === 'forward') return (batch: Parameters<T['forward']>[0]) => target.forward(batch, { adapter });
+      const v = Reflect.get(target, key, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
 }
 
 /**
