@@ -1,7 +1,8 @@
 /**
  * Label expansion: a trained token or sequence head grows new rows for new labels (new entity
  * types, new intents) while every old row, and so every old label's logit, stays bit-identical.
- * The old labels keep their ids; the new ones are appended; id2label / label2id are extended.
+ * The old labels keep their ids; the new ones are appended; id2label / label2id are extended; the
+ * engine's EWC / L2-SP state comes along.
  */
 import { RootsError } from '../errors.js';
 import type { BertPreTrainedModel, ModelClass } from '../models/bert.js';
@@ -59,6 +60,17 @@ export function expandLabels<T extends BertPreTrainedModel>(model: T, labels: re
         grown.setParameter(p.name, fresh);
       } else {
         grown.setParameter(p.name, values);
+      }
+    }
+    // EWC's Fisher and anchor and L2-SP's start carry over (the new rows: zero Fisher, anchored where they start).
+    const state = model.continual('state');
+    for (const which of ['fisher', 'anchor', 'start'] as const) {
+      if (!state[which]) continue;
+      for (const p of model.parameters()) {
+        const v = model.continual('get', which, p.name);
+        const full = which === 'fisher' ? new Float32Array(grown.getParameter(p.name).length) : grown.getParameter(p.name);
+        full.set(v, 0);
+        grown.continual('set', which, p.name, full);
       }
     }
     grown.freeze({ patterns: model.parameters().filter((p) => !p.trainable).map((p) => `^${p.name.replace(/\./g, '\\.')}$`) });
