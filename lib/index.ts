@@ -33,6 +33,11 @@ export type { CorpusBatchesOptions, MlmBatch, MlmBatchesOptions, MlmBatchesState
 export * from './trainer/index.js';
 export * from './tasks/index.js';
 export * from './prompt/index.js';
+export {
+  ReplayBuffer, mixReplay, expandLabels, expandedLabels, continualMetrics, accumulateFisher, consolidate, loadContinualState,
+  saveContinualState, CONTINUAL_FILE,
+} from './continual/index.js';
+export type { ContinualOptions, ContinualMetrics, ContinualFileInfo } from './continual/index.js';
 export * from './pipelines/index.js';
 export { resolveModel, resolveModelSource, hubCacheDir, parseHubId } from './hub/index.js';
 export type { HubOptions, HubId, ModelFiles, ResolvedModel } from './hub/index.js';
