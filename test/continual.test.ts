@@ -97,3 +97,36 @@ for (const head of ['token', 'sequence'] as const) {
     }
   });
 }
+
+test('Trainer continual options: L2-SP pulls toward the starting weights; the penalties are off after train()', async () => {
+  const { generateCorpus } = await import('../lib/demo/corpus.js');
+  const { buildVocab } = await import('../lib/demo/vocab.js');
+  const { Tokenizer } = await import('../lib/tokenizer/index.js');
+  const { Trainer } = await import('../lib/trainer/trainer.js');
+  const corpus = generateCorpus({ train: 48, dev: 0, test: 0, seed: 2 });
+  const tokenizer = Tokenizer.fromVocab(buildVocab(corpus.train.map((s) => s.tokens), { size: 200 }));
+  const labels = [...new Set(corpus.train.flatMap((s) => s.tags))].sort();
+  const distance: number[] = [];
+  for (const alpha of [0, 50]) {
+    const model = BertForTokenClassification.fromConfig({ ...cfg, vocab_size: tokenizer.vocabSize, max_position_embeddings: 64 }, { labels, seed: 1 });
+    try {
+      const start = model.parameters().map((p) => model.getParameter(p.name));
+      const args = { maxSteps: 6, batchSize: 8, learningRate: 5e-3, progress: 'none' as const, evalStrategy: 'no' as const, saveStrategy: 'no' as const };
+      await new Trainer({ model, tokenizer, train: corpus.train, task: 'ner', args, continual: alpha ? { l2sp: { alpha } } : undefined }).train();
+      let d = 0;
+      model.parameters().forEach((p, i) => { const v = model.getParameter(p.name); for (let k = 0; k < v.length; k++) d += (v[k] - start[i][k]) ** 2; });
+      distance.push(Math.sqrt(d));
+      assert.equal(model.continual('state').l2spAlpha, 0, 'train() turns the penalty off when it ends');
+    } finally {
+      model.dispose();
+    }
+  }
+  assert.ok(distance[1] < 0.9 * distance[0], `L2-SP kept the weights nearer their start: ${distance[1]} vs ${distance[0]}`);
+  // EWC without a Fisher in the model is refused where the options enter.
+  const model = BertForTokenClassification.fromConfig({ ...cfg, vocab_size: tokenizer.vocabSize }, { labels, seed: 1 });
+  try {
+    assert.throws(() => new Trainer({ model, tokenizer, train: corpus.train, task: 'ner', continual: { ewc: { lambda: 1 } } }), /EWC needs the old task's Fisher and anchor in the model/);
+  } finally {
+    model.dispose();
+  }
+});

@@ -35,7 +35,7 @@ function nonNegative(v: unknown, what: string): number {
   return v;
 }
 
-/** Checks the options against the model (the teacher's head and labels); called once, where they enter. */
+/** Checks the options against the model (the teacher's head and labels) and takes L2-SP's θ₀; called once, where they enter. */
 export function resolveContinual(c: ContinualOptions | undefined, model: BertPreTrainedModel): ResolvedContinual | null {
   if (!c) return null;
   const r: ResolvedContinual = { ewcLambda: 0, l2spAlpha: 0, lwf: null };
@@ -44,7 +44,11 @@ export function resolveContinual(c: ContinualOptions | undefined, model: BertPre
     const s = model.continual('state');
     if (!s.fisher || !s.anchor) throw new RootsError('ERR_CONFIG', 'EWC needs the old task\'s Fisher and anchor in the model: loadContinualState(model, "<old model>/continual.safetensors"), or accumulateFisher + consolidate on the old task');
   }
-  if (c.l2sp) r.l2spAlpha = nonNegative(c.l2sp.alpha, 'continual.l2sp.alpha (--l2sp-alpha)');
+  if (c.l2sp) {
+    r.l2spAlpha = nonNegative(c.l2sp.alpha, 'continual.l2sp.alpha (--l2sp-alpha)');
+    // θ₀: the weights the Trainer is given (a resumed run loads a checkpoint later; its pull stays toward these).
+    if (!model.continual('state').start) model.continual('snapshot', 'start');
+  }
   if (c.lwf) {
     const t = c.lwf.teacher;
     if (!t || typeof t.forward !== 'function') throw new RootsError('ERR_INVALID_ARG', 'Expected a model for continual.lwf.teacher (the previous task\'s model)');
@@ -60,10 +64,9 @@ export function resolveContinual(c: ContinualOptions | undefined, model: BertPre
   return r;
 }
 
-/** Turns the penalties on in the engine before training (L2-SP's θ₀: the weights now). */
+/** Turns the penalties on in the engine before training. */
 export function startContinual(model: BertPreTrainedModel, r: ResolvedContinual): void {
   model.continual('configure', { ewcLambda: r.ewcLambda, l2spAlpha: r.l2spAlpha });
-  if (r.l2spAlpha > 0 && !model.continual('state').start) model.continual('snapshot', 'start');
 }
 
 /** Turns the penalties off (the Fisher and anchors stay for saving). */
