@@ -195,7 +195,8 @@ struct DropoutAddLayerNormFn : public torch::autograd::Function<DropoutAddLayerN
 // degree-6 polynomial; within 2 ulp of std::exp), written so that it vectorises; 0 below -87.3.
 inline float ExpNeg(float x) {
   const float xc = std::max(x, -87.3f);
-  const float n = std::floor(xc * 1.44269504088896341f + 0.5f);
+  // n = round(xc / ln 2) by the 1.5 * 2^23 trick (std::floor does not vectorise without -ffast-math).
+  const float n = (xc * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   const float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
   float q = 1.9875691500e-4f;
   q = q * r + 1.3981999507e-3f;
@@ -221,10 +222,16 @@ ROOTS_CLONES void SoftmaxForwardRows(const TS* s, float scale, const float* mask
     float* p = probs + r * L;
     if (m) for (int64_t j = 0; j < L; j++) p[j] = Round<TS>(static_cast<float>(sr[j]) * scale) + m[j];
     else for (int64_t j = 0; j < L; j++) p[j] = Round<TS>(static_cast<float>(sr[j]) * scale);
-    float mx = -std::numeric_limits<float>::infinity();
-    for (int64_t j = 0; j < L; j++) mx = std::max(mx, p[j]);
-    float acc[16] = {0};
+    float mxs[16];
+    for (int k = 0; k < 16; k++) mxs[k] = -std::numeric_limits<float>::infinity();
     int64_t j = 0;
+    for (; j + 16 <= L; j += 16)
+      for (int k = 0; k < 16; k++) mxs[k] = p[j + k] > mxs[k] ? p[j + k] : mxs[k];
+    float mx = -std::numeric_limits<float>::infinity();
+    for (; j < L; j++) mx = p[j] > mx ? p[j] : mx;
+    for (int k = 0; k < 16; k++) mx = mxs[k] > mx ? mxs[k] : mx;
+    float acc[16] = {0};
+    j = 0;
     for (; j + 16 <= L; j += 16)
       for (int k = 0; k < 16; k++) { const float e = ExpNeg(p[j + k] - mx); p[j + k] = e; acc[k] += e; }
     float sum = 0;
