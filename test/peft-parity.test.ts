@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BertForSequenceClassification, BertForTokenClassification, type BertPreTrainedModel } from '../lib/models/bert.js';
+import { BertForSequenceClassification, BertForTokenClassification } from '../lib/models/bert.js';
 import type { AdapterOptions } from '../lib/peft/config.js';
 import { maxAbsDiff, maxRelError, readSafetensorsF32, requireTorchPython, rng, runPython, tmp, writeSafetensors } from './helpers.js';
 import { base, makeBatch, perturb } from './peft-helpers.js';
