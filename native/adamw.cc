@@ -38,10 +38,20 @@ void PerTensor(torch::Tensor& p, const torch::Tensor& g, torch::Tensor& m, torch
 AdamW::AdamW(torch::Device device) {
   const char* env = std::getenv("ROOTS_ADAMW");
   const std::string choice = env && *env ? env : "fused";
-  if (choice != "fused" && choice != "foreach")
-    throw RootsException("ERR_CONFIG", "ROOTS_ADAMW=" + choice + " (expected fused or foreach)");
+  if (choice != "fused" && choice != "foreach" && choice != "torch")
+    throw RootsException("ERR_CONFIG", "ROOTS_ADAMW=" + choice + " (expected fused, foreach or torch)");
   if (choice == "foreach") kernel_ = Kernel::kPerTensor;
-  else if (device.is_cpu()) kernel_ = Kernel::kOnePass;
+  else if (choice == "torch") {
+#if ROOTS_TORCH_AT_LEAST(2, 4)
+    if (device.is_cpu()) { kernel_ = Kernel::kFusedCpu; return; }
+#endif
+#if ROOTS_TORCH_AT_LEAST(2, 1)
+    if (device.is_cuda()) { kernel_ = Kernel::kFusedCuda; return; }
+#endif
+    throw RootsException("ERR_UNSUPPORTED", "ROOTS_ADAMW=torch: this LibTorch (" + std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR) +
+                                                ") has no at::_fused_adamw_ for " + device.str() +
+                                                " (CPU needs >= 2.4, CUDA >= 2.1); unset ROOTS_ADAMW");
+  } else if (device.is_cpu()) kernel_ = Kernel::kOnePass;
 #if ROOTS_TORCH_AT_LEAST(2, 1)
   else if (device.is_cuda()) kernel_ = Kernel::kFusedCuda;
 #endif
@@ -53,6 +63,7 @@ const char* AdamW::kernel() const {
     case Kernel::kOnePass: return "one-pass";
     case Kernel::kPerTensor: return "per-tensor";
     case Kernel::kFusedCuda: return "fused-cuda";
+    case Kernel::kFusedCpu: return "fused-cpu";
   }
   return "?";
 }

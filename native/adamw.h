@@ -3,7 +3,10 @@
 //   one-pass   (CPU, the default there): reads p, g, m, v once and writes p, m, v once;
 //   per-tensor (any device; ROOTS_ADAMW=foreach): five tensor ops per range, the plain reference;
 //   fused CUDA (ROOTS_ADAMW=fused on CUDA with LibTorch >= 2.1): at::_fused_adamw_, which also
-//              clips and skips a non-finite step on the device, so the step never waits for the host.
+//              clips and skips a non-finite step on the device, so the step never waits for the host;
+//   fused CPU  (ROOTS_ADAMW=torch on CPU with LibTorch >= 2.4): the same at::_fused_adamw_, whose CPU
+//              kernel PyTorch added in 2.4 (torch.optim.AdamW(fused=True) on CPU). Not the CPU default:
+//              measured no faster than one-pass (bench/results/2026-11-30-libtorch2.md).
 // Both CPU kernels are held to PyTorch by test/engine-parity.test.ts.
 #pragma once
 #include "common.h"
@@ -35,13 +38,15 @@ struct ParamGroup {
 class AdamW {
  public:
   // The kernel for `device` from ROOTS_ADAMW: "fused" (default: one-pass on CPU, the fused kernel
-  // on CUDA where LibTorch has it, per-tensor otherwise) or "foreach" (per-tensor everywhere).
+  // on CUDA where LibTorch has it, per-tensor otherwise), "foreach" (per-tensor everywhere) or
+  // "torch" (at::_fused_adamw_ on CUDA with LibTorch >= 2.1 and on CPU with >= 2.4; an error where
+  // this LibTorch lacks it).
   explicit AdamW(torch::Device device);
 
-  // "one-pass", "per-tensor" or "fused-cuda".
+  // "one-pass", "per-tensor", "fused-cuda" or "fused-cpu".
   const char* kernel() const;
   // Whether update() runs on the device without the norm on the host (the fused CUDA kernel).
-  bool updatesOnDevice() const { return kernel_ == Kernel::kFusedCuda; }
+  bool updatesOnDevice() const { return kernel_ == Kernel::kFusedCuda || kernel_ == Kernel::kFusedCpu; }
 
   // Queues clip + update for `step` (1-based) on the device: no host synchronisation, and nothing
   // changes when `loss` or `gradNorm` (0-dim tensors) are not finite. Only when updatesOnDevice().
@@ -52,7 +57,7 @@ class AdamW {
               double maxGradNorm);
 
  private:
-  enum class Kernel { kOnePass, kPerTensor, kFusedCuda };
+  enum class Kernel { kOnePass, kPerTensor, kFusedCuda, kFusedCpu };
   Kernel kernel_;
   torch::Tensor stepTensor_;  // the step count as a float on the device (fused kernel)
 };

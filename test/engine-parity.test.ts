@@ -72,6 +72,16 @@ for (const c of cases) {
       const perTensor = withEnv('ROOTS_ADAMW', 'foreach', make);
       assert.equal(model.adamwKernel, 'one-pass');
       assert.equal(perTensor.adamwKernel, 'per-tensor');
+      // PyTorch's own fused AdamW (at::_fused_adamw_, ROOTS_ADAMW=torch) where this LibTorch has a CPU
+      // kernel for it (>= 2.4); on older ones the choice is refused with ERR_UNSUPPORTED.
+      let torchFused: BertPreTrainedModel | undefined;
+      try {
+        torchFused = withEnv('ROOTS_ADAMW', 'torch', make);
+        assert.equal(torchFused.adamwKernel, 'fused-cpu');
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'ERR_UNSUPPORTED') throw e;
+        assert.match((e as Error).message, /CPU needs >= 2\.4/);
+      }
       await model.save(t.dir);
       const r = rng(123);
       const batches = [makeBatch(r, 3, 12, c.name, base.vocab_size, c.nLabels, c.nSlots), makeBatch(r, 2, 7, c.name, base.vocab_size, c.nLabels, c.nSlots)];
@@ -112,7 +122,7 @@ for (const c of cases) {
       assert.ok(Math.abs(fwd.loss! - ref.get('forward.loss')!.data[0]) <= 1e-5 * Math.abs(ref.get('forward.loss')!.data[0]), `loss ${fwd.loss} vs ${ref.get('forward.loss')!.data[0]}`);
 
       const params = model.parameters().map((p) => p.name);
-      for (const m of [model, perTensor]) {
+      for (const m of torchFused ? [model, perTensor, torchFused] : [model, perTensor]) {
         const kernel = m.adamwKernel;
         for (let s = 0; s < steps.length; s++) {
           const res = await m.trainStep(steps[s].map((i) => batches[i]), { learningRate: lr, weightDecay, maxGradNorm });
@@ -154,6 +164,7 @@ for (const c of cases) {
           assert.ok(err <= 1e-4, `${kernel}: weights after ${steps.length} AdamW steps, ${name}: rel err ${err}`);
         }
       }
+      torchFused?.dispose();
       perTensor.dispose();
       model.dispose();
     } finally {
