@@ -13,6 +13,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { timeSteps, tokenBatch } from './token-steps.js';
 
 const config = {
   vocab_size: 8000, hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024,
@@ -30,20 +31,7 @@ async function child(): Promise<void> {
   const { BertForTokenClassification } = await import('../lib/models/bert.js');
   const { info } = await import('../lib/info.js');
   const model = BertForTokenClassification.fromConfig(config, { labels: Array.from({ length: numLabels }, (_, i) => `L${i}`), seed: 0, log: null });
-  let s = 1;
-  const rand = () => { s = (s * 48271) % 2147483647; return s / 2147483647; };
-  const batch = {
-    batchSize: B, seqLen: T,
-    inputIds: Int32Array.from({ length: B * T }, () => 1 + Math.floor(rand() * (config.vocab_size - 1))),
-    attentionMask: new Int32Array(B * T).fill(1), tokenTypeIds: new Int32Array(B * T),
-    labels: Int32Array.from({ length: B * T }, () => Math.floor(rand() * numLabels)),
-  };
-  const times: number[] = [];
-  for (let i = 0; i < warmup + steps; i++) {
-    const t = performance.now();
-    await model.trainStep(batch, { learningRate: 5e-5, weightDecay: 0.01, maxGradNorm: 1, rngSeed: i });
-    if (i >= warmup) times.push((performance.now() - t) / 1000);
-  }
+  const times = await timeSteps(model, tokenBatch(B, T, config.vocab_size, numLabels), warmup, steps);
   console.log(JSON.stringify({ times, torch: info().torch.version }));
   model.dispose();
 }
