@@ -11,7 +11,7 @@ import { Tokenizer } from '../lib/tokenizer/index.js';
 import { pipeline } from '../lib/pipelines/index.js';
 import { IGNORE_INDEX, type Batch } from '../lib/batch.js';
 import type { FillMaskResult } from '../lib/pipelines/fill-mask.js';
-import { repoRoot, tmp } from './helpers.js';
+import { repoRoot, tmp, liveHfPython } from './helpers.js';
 
 const VOCAB = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', 'the', 'a', 'cat', 'dog', 'sat', 'ran', 'on', 'mat', 'far', '##s', '.'];
 const tokenizer = Tokenizer.fromVocab(VOCAB, { model_max_length: 16 });
@@ -167,15 +167,9 @@ test('a Transformers BertForPreTraining checkpoint: BertForMaskedLM loads it (NS
   }
 });
 
-function findTransformersPython(): string | null {
-  for (const exe of [process.env.ROOTS_HF_PYTHON, 'python3'].filter((x): x is string => !!x)) {
-    if (spawnSync(exe, ['-c', 'import torch, transformers'], { encoding: 'utf8' }).status === 0) return exe;
-  }
-  return null;
-}
-const hfPython = findTransformersPython();
+const { exe: hfPython, skip: noHf } = liveHfPython('torch, transformers');
 
-test('live: Transformers\' fill-mask pipeline on the saved folder gives the same proposals', { skip: hfPython ? false : 'no Python with torch and transformers (set ROOTS_HF_PYTHON)' }, async () => {
+test('live: Transformers\' fill-mask pipeline on the saved folder gives the same proposals', { skip: noHf }, async () => {
   const t = tmp();
   try {
     const dir = join(t.dir, 'mlm');

@@ -44,6 +44,19 @@ export function requireTorchPython(): false | string {
   return skipUnless(python ? null : 'no Python with torch (run through `npm test`, which finds one, or set ROOTS_PYTHON)');
 }
 
+/**
+ * The Python for the live cross-checks against Hugging Face's packages (Transformers, tokenizers, PEFT,
+ * huggingface_hub). ROOTS_HF_PYTHON when set, never skipped then: a Python that lacks `modules` fails
+ * the test instead of hiding it (CI sets it wherever its 2.x venv exists). Otherwise a `python3` that
+ * imports `modules`; else `skip` says why.
+ */
+export function liveHfPython(modules: string): { exe: string | null; skip: false | string } {
+  const set = process.env.ROOTS_HF_PYTHON;
+  if (set) return { exe: set, skip: false };
+  if (spawnSync('python3', ['-c', `import ${modules}`], { encoding: 'utf8' }).status === 0) return { exe: 'python3', skip: false };
+  return { exe: null, skip: `no Python with ${modules} (set ROOTS_HF_PYTHON)` };
+}
+
 export function tmp(prefix = 'roots-test-'): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };

@@ -4,22 +4,16 @@
 // writes from the same stand-in Hub, roots resolves offline to the same folder Python reports.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveModel } from '../lib/hub/index.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
-import { tmp } from './helpers.js';
+import { tmp, liveHfPython } from './helpers.js';
 import { commitId, etagOf, startStandInHub } from './hub-fixtures.js';
 import { corpusFixture, tinyModel } from './ner-fixtures.js';
 
-function findHubPython(): string | null {
-  const exe = process.env.ROOTS_HF_PYTHON;
-  if (!exe) return null;
-  return spawnSync(exe, ['-c', 'import huggingface_hub'], { encoding: 'utf8' }).status === 0 ? exe : null;
-}
-const py = findHubPython();
-const skip = py ? false : 'no Python with huggingface_hub (set ROOTS_HF_PYTHON)';
+const { exe: py, skip } = liveHfPython('huggingface_hub');
 
 function runPython(script: string, env: Record<string, string>): Promise<unknown> {
   const child = spawn(py!, ['-c', script], { env: { ...process.env, HF_HUB_DISABLE_TELEMETRY: '1', HF_HUB_DISABLE_XET: '1', HF_TOKEN: '', ...env } });

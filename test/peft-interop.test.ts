@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import type { Batch } from '../lib/batch.js';
 import { BertForSequenceClassification } from '../lib/models/bert.js';
 import type { AdapterOptions } from '../lib/peft/config.js';
-import { maxRelError, readSafetensorsF32, repoRoot, rng, tmp } from './helpers.js';
+import { maxRelError, readSafetensorsF32, repoRoot, rng, tmp, liveHfPython } from './helpers.js';
 import { makeBatch } from './peft-helpers.js';
 
 const fixture = join(repoRoot, 'test', 'fixtures', 'peft');
@@ -76,14 +76,9 @@ test('roots saves adapters under PEFT\'s tensor names and config fields', async 
   }
 });
 
-function findPeftPython(): string | null {
-  const exe = process.env.ROOTS_HF_PYTHON;
-  if (exe && spawnSync(exe, ['-c', 'import torch, transformers, peft'], { encoding: 'utf8' }).status === 0) return exe;
-  return null;
-}
-const peftPython = findPeftPython();
+const { exe: peftPython, skip: noPeft } = liveHfPython('torch, transformers, peft');
 
-test('live: PEFT loads adapters roots trained and saved, and gives roots\' logits', { skip: peftPython ? false : 'no Python with torch, transformers and peft (set ROOTS_HF_PYTHON)' }, async () => {
+test('live: PEFT loads adapters roots trained and saved, and gives roots\' logits', { skip: noPeft }, async () => {
   const model = await loadBase();
   const t = tmp();
   try {

@@ -11,7 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { WordPieceTrainer, trainWordPiece, saveVocabulary } from '../lib/tokenizer/wordpiece-trainer.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { RootsError } from '../lib/errors.js';
-import { oneLineError, repoRoot, roots, tmp } from './helpers.js';
+import { oneLineError, repoRoot, roots, tmp, liveHfPython } from './helpers.js';
 
 const FIXTURE = join(repoRoot, 'test', 'fixtures', 'wordpiece');
 const CORPUS = join(FIXTURE, 'corpus.txt');
@@ -159,15 +159,7 @@ test('roots vocab: writes the tokenizer files; bad input is one line naming the 
 // Live comparison with the `tokenizers` and `transformers` Python packages
 // ---------------------------------------------------------------------------------------------
 
-function findHfPython(): string | null {
-  for (const exe of [process.env.ROOTS_HF_PYTHON, 'python3'].filter((x): x is string => !!x)) {
-    const r = spawnSync(exe, ['-c', 'import tokenizers'], { encoding: 'utf8' });
-    if (r.status === 0) return exe;
-  }
-  return null;
-}
-const hfPython = findHfPython();
-const noHf = hfPython ? false : 'no Python with the tokenizers package (set ROOTS_HF_PYTHON); the fixture tests above cover CI';
+const { exe: hfPython, skip: noHf } = liveHfPython('tokenizers');
 
 test('live: the fixture generator reproduces the committed corpus, and our trainer matches a fresh HF run', { skip: noHf }, async () => {
   const t = tmp();
