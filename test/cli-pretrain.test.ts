@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { trainingArgs } from '../lib/cli/train.js';
 import { generateCorpus, toConll } from '../lib/demo/corpus.js';
 import { oneLineError, roots, tmp } from './helpers.js';
 
@@ -48,6 +49,8 @@ test('pretrain from scratch: a BertForMaskedLM folder, checkpoints, results.json
   assert.equal(summary.corpus.files, 2, 'two --train flags, one of them gzip');
   assert.equal(summary.corpus.cacheBuilt, true);
   assert.equal(summary.blockSize, 32);
+  assert.equal(summary.mlmProbability, 0.15);
+  assert.equal(summary.evalMlmProbability, 0.15, 'the held-out text is masked at the training rate by default');
   assert.equal(summary.eval.perplexity, Math.exp(summary.eval.loss));
   assert.ok(summary.eval.accuracy >= 0 && summary.eval.accuracy <= 1);
   assert.deepEqual(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')), summary);
@@ -110,6 +113,8 @@ test('bad input: one error line naming the file, line or flag, and no --out fold
     [['--train', files.train, '--eval', files.latin1], /latin1\.txt:1: invalid UTF-8/],
     [['--train', files.train, '--mlm-probability', '1'], /--mlm-probability: expected a number in \(0, 1\) but got "1"/],
     [['--train', files.train, '--mlm-probability', '0'], /--mlm-probability: expected a number in \(0, 1\) but got "0"/],
+    [['--train', files.train, '--eval', files.train, '--eval-mlm-probability', '1.5'], /--eval-mlm-probability: expected a number in \(0, 1\) but got "1\.5"/],
+    [['--train', files.train, '--adam-beta2', '2'], /--adam-beta2/],
     [['--train', join(d.dir, 'nope.txt')], /--train .*nope\.txt: no such file or folder/],
     [['--train', files.train, '--max-length', '100'], /--max-length 100 exceeds the 64 positions/],
   ];
@@ -119,4 +124,14 @@ test('bad input: one error line naming the file, line or flag, and no --out fold
   }
   oneLineError(roots('vocab', files.train, '-o', join(d.dir, 'tiny-vocab'), '--vocab-size', '4'), /vocabSize 4 leaves no room beyond the 5 special tokens .*--vocab-size/);
   assert.ok(!existsSync(join(d.dir, 'tiny-vocab')));
+});
+
+test('--adam-beta1, --adam-beta2 and --adam-epsilon reach the Trainer; without them its defaults stand', () => {
+  const d0 = { hasDev: false, maxLength: 32 };
+  const a = trainingArgs({ adamBeta2: 0.98, adamEpsilon: 1e-6 }, d0);
+  assert.deepEqual(a.adamBetas, [0.9, 0.98]);
+  assert.equal(a.adamEpsilon, 1e-6);
+  assert.deepEqual(trainingArgs({ adamBeta1: 0.8 }, d0).adamBetas, [0.8, 0.999]);
+  const none = trainingArgs({}, d0);
+  assert.ok(!('adamBetas' in none) && !('adamEpsilon' in none));
 });

@@ -39,6 +39,7 @@ export interface PretrainCommandOptions extends Omit<TrainCommandOptions, 'train
   train?: string[];
   eval?: string;
   mlmProbability?: number;
+  evalMlmProbability?: number;
   wholeWordMask?: boolean;
   documents?: DocumentMode;
   cacheDir?: string;
@@ -55,7 +56,8 @@ const SPECS: FlagSpec[] = [
   { key: 'eval', flags: '--eval <file>', help: 'held-out text: loss, perplexity and masked-token accuracy during training (same masks every time)', parse: parsers.string },
   { key: 'out', flags: '--out <dir>', help: 'output folder (BertForMaskedLM model, checkpoints, trainer_log.jsonl, report.html, results.json); locked while the run lasts', parse: parsers.string },
   { key: 'maxLength', flags: '--max-length <n>', help: `block size in tokens, [CLS] and [SEP] included (default ${DEFAULT_BLOCK})`, parse: parsers.positiveInt },
-  { key: 'mlmProbability', flags: '--mlm-probability <p>', help: 'fraction of tokens chosen for prediction, in (0, 1) (default 0.15; of those 80% become [MASK], 10% a random token, 10% stay)', parse: mlmProbability },
+  { key: 'mlmProbability', flags: '--mlm-probability <p>', help: 'fraction of tokens chosen for prediction, in (0, 1) (default 0.15; of those 80% become [MASK], 10% a random token, 10% stay)', parse: (v) => mlmProbability(v) },
+  { key: 'evalMlmProbability', flags: '--eval-mlm-probability <p>', help: 'masking rate of the --eval text, in (0, 1) (default: --mlm-probability); fix it at 0.15 to compare runs trained at different rates', parse: (v) => mlmProbability(v, '--eval-mlm-probability') },
   { key: 'wholeWordMask', flags: '--whole-word-mask', help: 'choose whole words (a token and its ## pieces) for masking', parse: parsers.boolean },
   { key: 'documents', flags: '--documents <mode>', help: 'line (default: one document per line) or blank-line (blank lines separate documents)', parse: parsers.choice(['line', 'blank-line'] as const) },
   { key: 'cacheDir', flags: '--cache-dir <dir>', help: 'token caches (tokenized once, reused by later runs and epochs; default <out>/cache)', parse: parsers.string },
@@ -64,16 +66,16 @@ const SPECS: FlagSpec[] = [
   { key: 'evalBatchSize', flags: '--eval-batch-size <n>', help: 'blocks per evaluation batch (default 32)', parse: parsers.positiveInt },
   ...trainFlagSpecs([
     'epochs', 'maxSteps', 'gradAccum', 'lr', 'scheduler', 'warmupRatio', 'warmupSteps', 'weightDecay',
-    'maxGradNorm', 'evalSteps', 'saveSteps', 'saveTotalLimit', 'loggingSteps', 'patience',
+    'maxGradNorm', 'adamBeta1', 'adamBeta2', 'adamEpsilon', 'evalSteps', 'saveSteps', 'saveTotalLimit', 'loggingSteps', 'patience',
   ]),
   { key: 'metric', flags: '--metric <name>', help: `metric for the best checkpoint and early stopping: ${MLM_METRICS.join(', ')} (default loss)`, parse: parsers.choice(MLM_METRICS) },
   { key: 'seed', flags: '--seed <n>', help: 'seed of initialisation, block order, masks and dropout (default 42)', parse: parsers.nonNegativeInt },
   ...trainFlagSpecs(['precision', 'device', 'resume', 'overwrite', 'progress', 'threads', 'json']),
 ];
 
-function mlmProbability(v: unknown): number {
+function mlmProbability(v: unknown, flag = '--mlm-probability'): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
-  if (!(n > 0 && n < 1)) throw new RootsError('ERR_INVALID_ARG', `--mlm-probability: expected a number in (0, 1) but got ${JSON.stringify(v)}`);
+  if (!(n > 0 && n < 1)) throw new RootsError('ERR_INVALID_ARG', `${flag}: expected a number in (0, 1) but got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -89,6 +91,8 @@ export interface PretrainSummary {
   evalCorpus: { files: number; tokens: number; blocks: number } | null;
   blockSize: number;
   mlmProbability: number;
+  /** The held-out text's masking rate (--eval-mlm-probability; null without --eval). */
+  evalMlmProbability: number | null;
   wholeWordMask: boolean;
   precision: string;
   device: string;
@@ -139,7 +143,7 @@ export async function runPretrain(options: PretrainCommandOptions, io: CliIO = p
     };
     train = await corpusBatches(o.train, tokenizer, { ...read, batchSize, flag: '--train', onProgress });
     if (o.eval) {
-      const e = await corpusBatches(o.eval, tokenizer, { ...read, batchSize: o.evalBatchSize ?? EVAL_BATCH, flag: '--eval', shuffle: false, keepLastBlock: true });
+      const e = await corpusBatches(o.eval, tokenizer, { ...read, mlmProbability: o.evalMlmProbability === undefined ? p : mlmProbability(o.evalMlmProbability, '--eval-mlm-probability'), batchSize: o.evalBatchSize ?? EVAL_BATCH, flag: '--eval', shuffle: false, keepLastBlock: true });
       held = { batches: e.batches, cache: e.cache };
     }
     io.err(`--train: ${train.cache.meta.tokens.toLocaleString('en-US')} tokens in ${train.cache.meta.documents.toLocaleString('en-US')} documents, ` +
@@ -162,7 +166,7 @@ export async function runPretrain(options: PretrainCommandOptions, io: CliIO = p
         out, task: 'mlm', model: modelDir, result: rest, eval: devMetrics,
         corpus: { files: train.cache.meta.files.length, tokens: train.cache.meta.tokens, blocks: train.batches.blocks, cacheBuilt: train.built, cacheDir },
         evalCorpus: held ? { files: held.cache.meta.files.length, tokens: held.cache.meta.tokens, blocks: held.batches.blocks } : null,
-        blockSize, mlmProbability: p, wholeWordMask: o.wholeWordMask ?? false,
+        blockSize, mlmProbability: p, evalMlmProbability: held ? (o.evalMlmProbability ?? p) : null, wholeWordMask: o.wholeWordMask ?? false,
         precision: model.precision, device: model.device, parameters: model.numParameters,
       };
       await writeJsonAtomic(join(out, 'results.json'), summary);

@@ -55,6 +55,9 @@ export interface TrainCommandOptions extends DataFlags, PeftFlags, ContinualFlag
   warmupSteps?: number;
   weightDecay?: number;
   maxGradNorm?: number;
+  adamBeta1?: number;
+  adamBeta2?: number;
+  adamEpsilon?: number;
   evalSteps?: number;
   saveSteps?: number;
   saveTotalLimit?: number;
@@ -108,6 +111,9 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'warmupSteps', flags: '--warmup-steps <n>', help: 'warmup steps (overrides --warmup-ratio)', parse: parsers.nonNegativeInt },
   { key: 'weightDecay', flags: '--weight-decay <w>', help: 'AdamW weight decay (default 0)', parse: parsers.number(0) },
   { key: 'maxGradNorm', flags: '--max-grad-norm <n>', help: 'gradient clipping norm, 0 = off (default 1)', parse: parsers.number(0) },
+  { key: 'adamBeta1', flags: '--adam-beta1 <b>', help: 'AdamW beta1, in [0, 1) (default 0.9)', parse: parsers.number(0, 1) },
+  { key: 'adamBeta2', flags: '--adam-beta2 <b>', help: 'AdamW beta2, in [0, 1) (default 0.999; 0.98 steadies large learning rates, as RoBERTa pretrained)', parse: parsers.number(0, 1) },
+  { key: 'adamEpsilon', flags: '--adam-epsilon <e>', help: 'AdamW epsilon (default 1e-8)', parse: parsers.number(0) },
   { key: 'evalSteps', flags: '--eval-steps <n>', help: 'evaluate (and save) every N steps (default: every epoch)', parse: parsers.positiveInt },
   { key: 'saveSteps', flags: '--save-steps <n>', help: 'checkpoint every N steps (default: with each evaluation)', parse: parsers.positiveInt },
   { key: 'saveTotalLimit', flags: '--save-total-limit <n>', help: 'keep at most N checkpoints (the best is always kept; default 3)', parse: parsers.positiveInt },
@@ -341,6 +347,7 @@ export function trainingArgs(o: TrainCommandOptions, d: { hasDev: boolean; maxLe
     outputDir: o.out, overwriteOutputDir: o.overwrite, epochs: o.epochs, maxSteps: o.maxSteps, batchSize: o.batchSize,
     evalBatchSize: o.evalBatchSize, gradientAccumulationSteps: o.gradAccum, learningRate: o.lr, lrScheduler: o.scheduler,
     warmupRatio: o.warmupRatio, warmupSteps: o.warmupSteps, weightDecay: o.weightDecay, maxGradNorm: o.maxGradNorm,
+    adamBetas: o.adamBeta1 !== undefined || o.adamBeta2 !== undefined ? [o.adamBeta1 ?? 0.9, o.adamBeta2 ?? 0.999] : undefined, adamEpsilon: o.adamEpsilon,
     evalSteps: d.hasDev ? o.evalSteps : undefined, saveSteps: o.saveSteps, saveTotalLimit: o.saveTotalLimit ?? 3, loggingSteps: o.loggingSteps,
     metricForBestModel: o.metric, earlyStopping: o.patience ? { patience: o.patience } : undefined,
     freeze: freezeStrategy(o.freeze), seed: o.seed, maxLength: o.maxLength ?? d.maxLength, groupByLength: o.groupByLength,
