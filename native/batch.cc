@@ -1,5 +1,6 @@
 #include "batch.h"
 #include "prompt.h"
+#include "relation.h"
 
 namespace roots {
 
@@ -14,6 +15,7 @@ std::string TargetFields(const BertConfig& c) {
   if (c.head == "qa") return "startPositions and endPositions";
   if (c.head == "sequence" && c.problem_type != "single_label_classification") return "labelsFloat";
   if (c.head == "intent-slots") return "labels (and slotLabels)";
+  if (c.head == "relation") return "labels (and entityPositions)";
   return "labels";
 }
 
@@ -90,6 +92,8 @@ BatchTensors ReadBatch(Napi::Env env, const Napi::Value& value, const std::strin
       b.start_positions = CopyInt32Array(env, sp, "startPositions", b.batch);
       b.end_positions = CopyInt32Array(env, ep, "endPositions", b.batch);
     }
+  } else if (h == "relation") {
+    ReadRelationFields(env, o, where, c, b);  // native/relation.h
   } else if (h == "intent-slots") {
     if (!labels.IsUndefined()) {
       b.labels = CopyInt32Array(env, labels, "labels", b.batch);
@@ -113,7 +117,7 @@ BatchTensors ReadBatch(Napi::Env env, const Napi::Value& value, const std::strin
 void ToDevice(BatchTensors& b, torch::Device d) {
   std::vector<torch::Tensor*> ints;
   for (auto* t : {&b.input_ids, &b.attention_mask, &b.token_type_ids, &b.labels, &b.labels2, &b.start_positions, &b.end_positions,
-                  &b.mask_positions, &b.verbalizer_ids, &b.soft_prompt_slots})
+                  &b.mask_positions, &b.verbalizer_ids, &b.soft_prompt_slots, &b.entity_positions})
     if (t->defined() && t->scalar_type() == torch::kInt32) ints.push_back(t);
   if (d.is_cpu()) {
     for (auto* t : ints) *t = t->to(torch::kInt64);

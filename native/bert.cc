@@ -1,5 +1,6 @@
 #include "bert.h"
 #include "prompt.h"
+#include "relation.h"
 #include "dropout.h"
 #include "kernels.h"
 
@@ -61,7 +62,7 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
     addParam(l + "output.LayerNorm.bias", {H}, false);
   }
   const std::string& h = c.head;
-  if (h == "base" || h == "sequence" || h == "intent-slots") {
+  if (h == "base" || h == "sequence" || h == "intent-slots" || (h == "relation" && !RelationEntityStart(c))) {
     addParam("bert.pooler.dense.weight", {H, H}, true);
     addParam("bert.pooler.dense.bias", {H}, false);
   }
@@ -82,8 +83,11 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
     addParam("intent_classifier.bias", {c.num_labels}, false);
     addParam("slot_classifier.weight", {c.num_slot_labels, H}, true);
     addParam("slot_classifier.bias", {c.num_slot_labels}, false);
+  } else if (h == "relation") {  // native/relation.h
+    addParam("classifier.weight", {c.num_labels, RelationFeatureSize(c)}, true);
+    addParam("classifier.bias", {c.num_labels}, false);
   } else if (h != "base") {
-    throw RootsException("ERR_CONFIG", "unknown head '" + h + "' (expected base, token, sequence, mlm, qa or intent-slots)");
+    throw RootsException("ERR_CONFIG", "unknown head '" + h + "' (expected base, token, sequence, mlm, qa, intent-slots or relation)");
   }
   if (c.soft_prompt_tokens > 0) addParam("soft_prompt.embeddings", {c.soft_prompt_tokens, H}, false);  // native/prompt.h
   allocate();
@@ -378,6 +382,10 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
       auto le = at::cross_entropy_loss(out.logits2.to(torch::kFloat32), ep, {}, at::Reduction::Mean, T);
       out.loss = (ls + le) / 2;
     }
+  } else if (h == "relation") {  // native/relation.h
+    auto features = RelationEntityStart(c) ? EntityStartStates(x, b.entity_positions) : pooled();
+    out.logits = at::linear(dropc(features), P("classifier.weight"), P("classifier.bias"));
+    if (b.labels.defined()) out.loss = at::cross_entropy_loss(out.logits.to(torch::kFloat32), b.labels, cw, at::Reduction::Mean, -100);
   } else if (h == "intent-slots") {
     out.logits = at::linear(dropc(pooled()), P("intent_classifier.weight"), P("intent_classifier.bias"));
     out.logits2 = at::linear(dropc(x), P("slot_classifier.weight"), P("slot_classifier.bias"));

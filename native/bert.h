@@ -32,13 +32,15 @@ struct BertConfig {
   int64_t pad_token_id = 0;
   // Head: "base" (BertModel), "token" (BertForTokenClassification), "sequence"
   // (BertForSequenceClassification), "mlm" (BertForMaskedLM), "qa" (BertForQuestionAnswering),
-  // "intent-slots" (a sequence head for the intent and a token head for the slots).
+  // "intent-slots" (a sequence head for the intent and a token head for the slots), "relation"
+  // (relation classification over entity markers, native/relation.h).
   std::string head;
   int64_t num_labels = 0;              // id2label's size (or num_labels); heads with labels only
   int64_t num_slot_labels = 0;         // intent-slots: slot_id2label's size
   double slot_loss_weight = 0;         // intent-slots: loss = intent + slot_loss_weight * slots
   std::string problem_type = "single_label_classification";  // config.json's null; or multi_label_classification, regression
   std::vector<double> class_weights;  // per-class loss weights (imbalanced data); empty: none
+  std::string relation_pooling;        // relation head: "entity-start" or "cls" (native/relation.h)
   int64_t soft_prompt_tokens = 0;      // P-tuning: trainable prompt embeddings [P, H] (native/prompt.h); 0: none
   uint64_t seed = 0;                   // fresh initialisation
 };
@@ -63,6 +65,7 @@ struct BatchTensors {
   torch::Tensor labels;        // int64: [B, T] (token/mlm) or [B] (sequence); float [B, L] multi-label/regression
   torch::Tensor labels2;       // intent-slots: slot labels [B, T]
   torch::Tensor start_positions, end_positions;  // qa: int64 [B]
+  torch::Tensor entity_positions;  // relation: the [E1] and [E2] of each row, int64 [B, 2]
   // Prompt classification on the mlm head (native/prompt.h): the [MASK] of each row [B], the
   // verbalizer's token ids [C, K] and weights [C, K]; labels then holds class ids [B].
   torch::Tensor mask_positions, verbalizer_ids, verbalizer_weights;

@@ -93,7 +93,8 @@ BertConfig ReadConfig(Napi::Object o, Napi::Object options) {
   c.head = RequireString(options, "head", "options");
   c.seed = static_cast<uint64_t>(RequireInt(options, "seed", "options"));
   const std::string& h = c.head;
-  if (h == "token" || h == "sequence" || h == "intent-slots") {
+  if (h == "relation") c.relation_pooling = RequireString(o, "relation_pooling", w);  // native/relation.h
+  if (h == "token" || h == "sequence" || h == "intent-slots" || h == "relation") {
     const int64_t n = LabelCount(o, "id2label");
     c.num_labels = n >= 0 ? n : RequireInt(o, "num_labels", w);
     if (c.num_labels < 1) throw MakeError(o.Env(), "ERR_INVALID_ARG", "config has no labels (id2label or num_labels) for the " + h + " head");
