@@ -35,6 +35,8 @@ export interface Batch {
   verbalizerLabels?: number;
   /** Soft prompts (a model with config.soft_prompt_tokens): [batchSize * seqLen], -1 or the soft token there. */
   softPromptSlots?: Int32Array;
+  /** Relation classification (native/relation.h): the token index of [E1] and of [E2] in each row, [batchSize * 2]. */
+  entityPositions?: Int32Array;
   /** Extractive QA targets: [batchSize] token positions. */
   startPositions?: Int32Array;
   endPositions?: Int32Array;

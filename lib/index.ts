@@ -7,7 +7,7 @@ export { info, setNumThreads, formatInfo, cudaMemory, resetCudaPeakMemory, synch
 export type { RootsInfo, CudaMemory } from './info.js';
 export {
   BertPreTrainedModel, BertModel, BertForTokenClassification, BertForSequenceClassification, BertForMaskedLM,
-  BertForQuestionAnswering, BertForIntentAndSlots, freezePatterns,
+  BertForQuestionAnswering, BertForIntentAndSlots, BertForRelationClassification, freezePatterns,
 } from './models/bert.js';
 export type {
   Head, Device, Precision, FromPretrainedOptions, LoadReport, ModelOutput, TrainStepOptions, StepResult, FreezeStrategy,

@@ -35,7 +35,7 @@ export interface NativeInfo {
 }
 
 /** The heads the native model builds: BertModel and the BertFor* classes. */
-export type NativeHead = 'base' | 'token' | 'sequence' | 'mlm' | 'qa' | 'intent-slots';
+export type NativeHead = 'base' | 'token' | 'sequence' | 'mlm' | 'qa' | 'intent-slots' | 'relation';
 
 /** What the native model takes besides the normalised config.json (which does not hold these). */
 export interface NativeModelOptions {

@@ -97,6 +97,7 @@ export function freezePatterns(s: FreezeStrategy, numLayers: number): string[] {
 const ARCHITECTURE: Record<Head, string> = {
   base: 'BertModel', token: 'BertForTokenClassification', sequence: 'BertForSequenceClassification',
   mlm: 'BertForMaskedLM', qa: 'BertForQuestionAnswering', 'intent-slots': 'BertForIntentAndSlots',
+  relation: 'BertForRelationClassification',
 };
 
 /**
@@ -448,7 +449,9 @@ function prepareConfig(c: BertConfig, head: Head, o: FromPretrainedOptions): Ber
   if (o.labels) cfg = withLabels(cfg, o.labels);
   if (o.slotLabels) cfg = withLabels(cfg, o.slotLabels, 'slot_id2label');
   if (o.problemType) cfg = { ...cfg, problem_type: o.problemType };
-  if ((head === 'token' || head === 'sequence' || head === 'intent-slots') && !cfg.id2label && !cfg.num_labels) {
+  // Relation classification (native/relation.h): entity-start pooling unless config.json says cls.
+  if (head === 'relation' && cfg.relation_pooling === undefined) cfg = { ...cfg, relation_pooling: 'entity-start' };
+  if ((head === 'token' || head === 'sequence' || head === 'intent-slots' || head === 'relation') && !cfg.id2label && !cfg.num_labels) {
     throw new RootsError('ERR_CONFIG', `a ${ARCHITECTURE[head]} needs labels: pass { labels: [...] } or a config with id2label`);
   }
   if (head === 'mlm' && (cfg as { tie_word_embeddings?: unknown }).tie_word_embeddings === false) {
@@ -470,3 +473,5 @@ export class BertForSequenceClassification extends BertPreTrainedModel { static 
 export class BertForMaskedLM extends BertPreTrainedModel { static override readonly head: Head = 'mlm'; }
 export class BertForQuestionAnswering extends BertPreTrainedModel { static override readonly head: Head = 'qa'; }
 export class BertForIntentAndSlots extends BertPreTrainedModel { static override readonly head: Head = 'intent-slots'; }
+/** Relation classification over entity markers (lib/tasks/relation.ts): entity-start or [CLS] pooling (config.relation_pooling). */
+export class BertForRelationClassification extends BertPreTrainedModel { static override readonly head: Head = 'relation'; }

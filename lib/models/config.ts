@@ -35,6 +35,8 @@ export interface BertConfig extends BertArchitecture {
   /** roots: the second label set of a joint intent + slot model (the slots). */
   slot_id2label?: Record<string, string>;
   slot_loss_weight?: number;
+  /** roots: what a relation head classifies (native/relation.h): the two entity-start markers, or [CLS]. */
+  relation_pooling?: 'entity-start' | 'cls';
   /** roots: per-class loss weights for imbalanced data (pos_weight for multi-label). */
   class_weights?: number[];
   [key: string]: unknown;
@@ -105,6 +107,9 @@ export function normalizeConfig(raw: Partial<BertConfig>, where = 'config'): Ber
   }
   if (c.slot_loss_weight !== undefined && (typeof c.slot_loss_weight !== 'number' || !Number.isFinite(c.slot_loss_weight) || c.slot_loss_weight < 0)) {
     throw new RootsError('ERR_CONFIG', `${where}: expected a non-negative number for slot_loss_weight but found ${JSON.stringify(c.slot_loss_weight)}`);
+  }
+  if (c.relation_pooling !== undefined && c.relation_pooling !== 'entity-start' && c.relation_pooling !== 'cls') {
+    throw new RootsError('ERR_CONFIG', `${where}: relation_pooling ${JSON.stringify(c.relation_pooling)} is not "entity-start" or "cls"`);
   }
   if (c.id2label) {
     const n = Object.keys(c.id2label).length;
