@@ -41,3 +41,5 @@ export type { ContinualOptions, ContinualMetrics, ContinualFileInfo } from './co
 export * from './pipelines/index.js';
 export { resolveModel, resolveModelSource, hubCacheDir, parseHubId } from './hub/index.js';
 export type { HubOptions, HubId, ModelFiles, ResolvedModel } from './hub/index.js';
+export { createServer, BatchedPipeline, ServeError, registerServedTask, servedTasks } from './serve/index.js';
+export type { ServeOptions, BatchedPipelineOptions, BatchInfo, RunOptions, ServedTask, ServedPipeline } from './serve/index.js';

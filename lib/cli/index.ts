@@ -15,6 +15,7 @@ import { registerVocab } from './vocab.js';
 import { registerPretrain } from './pretrain.js';
 import { registerMerge } from './merge.js';
 import { registerCache } from './cache.js';
+import { registerServe } from './serve.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerPretrain(program);
   registerMerge(program);
   registerCache(program);
+  registerServe(program);
   // Commander's own errors (bad flag values, unknown options) print as one `roots: error: ...` line.
   program.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
   for (const cmd of program.commands) cmd.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
