@@ -46,6 +46,8 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
     batch.verbalizerWeights = prompt.weights;
     batch.verbalizerLabels = prompt.numLabels;
   }
+  const spans = first.startPosition !== undefined;  // extractive QA
+  if (spans) { batch.startPositions = new Int32Array(b); batch.endPositions = new Int32Array(b); }
   let labels: Int32Array | undefined;
   let labelsFloat: Float32Array | undefined;
   if (kind === 'token') labels = batch.labels = new Int32Array(b * t).fill(IGNORE_INDEX);
@@ -63,6 +65,10 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
     if ((f.slotLabels !== undefined) !== (slotLabels !== undefined)) throw new RootsError('ERR_INVALID_ARG', `Features mix slot targets: row 0 ${slotLabels ? 'has' : 'lacks'} slotLabels, row ${r} ${slotLabels ? 'lacks' : 'has'} them`);
     if (f.verbalizer !== prompt || (prompt && !Number.isInteger(f.maskPosition))) throw new RootsError('ERR_INVALID_ARG', `Row ${r}: prompt features (maskPosition, verbalizer) must share one verbalizer, and every row needs a maskPosition`);
     if (prompt) batch.maskPositions![r] = f.maskPosition!;
+    if ((f.startPosition !== undefined) !== spans || (spans && f.endPosition === undefined)) {
+      throw new RootsError('ERR_INVALID_ARG', `Row ${r}: QA features need startPosition and endPosition in every row or in none`);
+    }
+    if (spans) { batch.startPositions![r] = f.startPosition!; batch.endPositions![r] = f.endPosition!; }
     if ((f.softPromptSlots !== undefined) !== (softSlots !== undefined) || (f.softPromptSlots && f.softPromptSlots.length !== n)) {
       throw new RootsError('ERR_INVALID_ARG', `Row ${r}: softPromptSlots must be given for every row or none, one per token`);
     }

@@ -26,6 +26,9 @@ export interface Feature {
   verbalizer?: { ids: Int32Array; weights: Float32Array; numLabels: number };
   /** Soft prompts: per token, -1 or the soft prompt token that replaces its embedding. */
   softPromptSlots?: Int32Array;
+  /** Extractive QA: token indices of the answer's first and last token (0, [CLS], for none). */
+  startPosition?: number;
+  endPosition?: number;
 }
 
 

@@ -285,7 +285,8 @@ export interface TextJsonlOptions extends ReadOptions {
 const TEXT_FIELDS = ['text', 'text_a', 'sentence', 'sentence1'];
 const PAIR_FIELDS = ['text_b', 'sentence2'];
 
-function parseJsonl(text: string, source: string): { value: Record<string, unknown>; line: number }[] {
+/** Parses JSONL text: one JSON object per non-blank line, with its 1-based line (errors name the line). */
+export function parseJsonl(text: string, source: string): { value: Record<string, unknown>; line: number }[] {
   const out: { value: Record<string, unknown>; line: number }[] = [];
   const lines = splitLines(text);
   for (let i = 0; i < lines.length; i++) {

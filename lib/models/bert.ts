@@ -454,6 +454,7 @@ function prepareConfig(c: BertConfig, head: Head, o: FromPretrainedOptions): Ber
   if ((head === 'token' || head === 'sequence' || head === 'intent-slots' || head === 'relation') && !cfg.id2label && !cfg.num_labels) {
     throw new RootsError('ERR_CONFIG', `a ${ARCHITECTURE[head]} needs labels: pass { labels: [...] } or a config with id2label`);
   }
+  if (head === 'qa' && !cfg.id2label && !cfg.num_labels) cfg = { ...cfg, num_labels: 2 };  // Transformers' QA config: start and end
   if (head === 'mlm' && (cfg as { tie_word_embeddings?: unknown }).tie_word_embeddings === false) {
     throw new RootsError('ERR_CONFIG', 'config.json sets tie_word_embeddings: false (a masked-LM decoder with weights of its own); roots ties the decoder to the word embeddings (cls.predictions.decoder.weight = bert.embeddings.word_embeddings.weight) and supports only tied models');
   }

@@ -6,6 +6,7 @@ import { TextClassificationTask, isMultiLabel } from './text-classification.js';
 import { IntentSlotsTask } from './intent-slots.js';
 import type { Task } from './task.js';
 import { MlmTask } from './mlm.js';
+import { QuestionAnsweringTask } from './question-answering.js';
 
 export type { Task, TaskContext, FeatureOutputs, Evaluation, BatchSource } from './task.js';
 export { isBatchSource } from './task.js';
@@ -26,12 +27,14 @@ export {
   IntentSlotsTask, intentSlotsTask, evaluateIntentSlots, intentSlotFeatures, decodeIntentSlots, INTENT_SLOTS_METRICS,
 } from './intent-slots.js';
 export type { IntentSlotFeature, IntentSlotsTaskOptions, IntentSlotsDetails, EvaluateIntentSlotsOptions } from './intent-slots.js';
+export { QuestionAnsweringTask, questionAnsweringTask, evaluateQuestionAnswering, decodeAnswers, QUESTION_ANSWERING_METRICS } from './question-answering.js';
+export type { QuestionAnsweringTaskOptions, QaCandidate, QuestionAnsweringDetails, EvaluateQuestionAnsweringOptions } from './question-answering.js';
 
 /** Task names the Trainer and the CLI accept. */
-export type TaskName = 'ner' | 'token-classification' | 'text-classification' | 'intent-slots' | 'mlm';
+export type TaskName = 'ner' | 'token-classification' | 'text-classification' | 'intent-slots' | 'mlm' | 'question-answering';
 
 /** The head each named task trains. */
-const TASK_HEADS: Record<string, string> = { 'text-classification': 'sequence', 'intent-slots': 'intent-slots', mlm: 'mlm' };
+const TASK_HEADS: Record<string, string> = { 'text-classification': 'sequence', 'intent-slots': 'intent-slots', mlm: 'mlm', 'question-answering': 'qa' };
 
 /**
  * A task by name (or the task itself). With the model, the task is fitted to it
@@ -41,13 +44,14 @@ export function resolveTask<T extends Task<any, any>>(task: TaskName | T, model?
   if (typeof task === 'object' && task !== null) return task;
   const head = TASK_HEADS[task as string];
   if (model && head && model.head !== head) {
-    const needs = head === 'sequence' ? 'BertForSequenceClassification' : head === 'mlm' ? 'BertForMaskedLM' : 'BertForIntentAndSlots';
+    const needs = head === 'sequence' ? 'BertForSequenceClassification' : head === 'mlm' ? 'BertForMaskedLM' : head === 'qa' ? 'BertForQuestionAnswering' : 'BertForIntentAndSlots';
     throw new RootsError('ERR_INVALID_ARG', `The ${task} task needs a ${needs} model, not a ${model.head} head`);
   }
   if (task === 'ner' || task === 'token-classification') return new NerTask();
   if (task === 'text-classification') return new TextClassificationTask({ multiLabel: model ? isMultiLabel(model) : false });
   if (task === 'intent-slots') return new IntentSlotsTask();
   if (task === 'mlm') return new MlmTask();
+  if (task === 'question-answering') return new QuestionAnsweringTask();
   if ((task as string) === 'prompt-classification') throw new RootsError('ERR_INVALID_ARG', "The prompt-classification task needs a template and a verbalizer: pass new PromptClassificationTask({ template, verbalizer }) as the task");
-  throw new RootsError('ERR_INVALID_ARG', `Unknown task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification', 'intent-slots', 'mlm' or a Task object`);
+  throw new RootsError('ERR_INVALID_ARG', `Unknown task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification', 'intent-slots', 'mlm', 'question-answering' or a Task object`);
 }
