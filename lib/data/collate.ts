@@ -40,6 +40,8 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
   const prompt = first.verbalizer;
   const softSlots = first.softPromptSlots ? new Int32Array(b * t).fill(-1) : undefined;
   if (softSlots) batch.softPromptSlots = softSlots;
+  const entities = first.entityPositions ? new Int32Array(b * 2) : undefined;  // relation classification
+  if (entities) batch.entityPositions = entities;
   if (prompt) {
     batch.maskPositions = new Int32Array(b);
     batch.verbalizerIds = prompt.ids;
@@ -73,6 +75,10 @@ export function collate(features: readonly Feature[], options: CollateOptions): 
       throw new RootsError('ERR_INVALID_ARG', `Row ${r}: softPromptSlots must be given for every row or none, one per token`);
     }
     if (softSlots) softSlots.set(f.softPromptSlots!, r * t);
+    if ((f.entityPositions !== undefined) !== (entities !== undefined) || (f.entityPositions && !f.entityPositions.every((p) => Number.isInteger(p) && p >= 0 && p < n))) {
+      throw new RootsError('ERR_INVALID_ARG', `Row ${r}: entityPositions must be given for every row or none, two token indices inside the row`);
+    }
+    if (entities) { entities[2 * r] = f.entityPositions![0]; entities[2 * r + 1] = f.entityPositions![1]; }
     const base = r * t;
     if (f.inputIds instanceof Int32Array) inputIds.set(f.inputIds, base); else for (let i = 0; i < n; i++) inputIds[base + i] = f.inputIds[i];
     attentionMask.fill(1, base, base + n);

@@ -29,6 +29,8 @@ export interface Feature {
   /** Extractive QA: token indices of the answer's first and last token (0, [CLS], for none). */
   startPosition?: number;
   endPosition?: number;
+  /** Relation classification: the token index of [E1] and of [E2] (lib/tasks/relation-markers.ts); `label` holds the relation. */
+  entityPositions?: readonly [number, number];
 }
 
 
