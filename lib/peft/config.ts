@@ -72,11 +72,11 @@ export interface ModelShape {
 
 /** PEFT's task_type for each of our heads. */
 export const TASK_TYPE: Record<Head, string | null> = {
-  token: 'TOKEN_CLS', sequence: 'SEQ_CLS', qa: 'QUESTION_ANS', base: 'FEATURE_EXTRACTION', mlm: null, 'intent-slots': null,
+  token: 'TOKEN_CLS', sequence: 'SEQ_CLS', qa: 'QUESTION_ANS', base: 'FEATURE_EXTRACTION', mlm: null, 'intent-slots': null, relation: null,
 };
 /** The task head's modules (PEFT's default modules_to_save for the task type). */
 const HEAD_MODULES: Record<Head, string[]> = {
-  token: ['classifier'], sequence: ['classifier'], qa: ['qa_outputs'], base: [], mlm: [], 'intent-slots': ['intent_classifier', 'slot_classifier'],
+  token: ['classifier'], sequence: ['classifier'], qa: ['qa_outputs'], base: [], mlm: [], 'intent-slots': ['intent_classifier', 'slot_classifier'], relation: ['classifier'],
 };
 const DEFAULT_TARGETS = { lora: ['query', 'value'], ia3: ['key', 'value', 'output.dense'] };
 const DEFAULT_FEEDFORWARD = ['output.dense'];
