@@ -3,6 +3,7 @@
 #   libtorch-dev    LibTorch (C++), the engine the addon links
 #   python3-torch   PyTorch for Python: the independent reference in tests and the peer in benchmarks
 #   cmake, g++      the native build
+#   chromium        the headless browser the serving page's test drives
 # Other ways to provide LibTorch (a PyTorch wheel, an unpacked LibTorch zip): see README.
 set -euo pipefail
 need=()
@@ -14,6 +15,8 @@ blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)
 case "$blas" in *openblas*|*blis*|*mkl*) ;; *) need+=(libopenblas0-pthread) ;; esac
 # CI's LibTorch 2.x leg (scripts/ci-torch2.sh) makes a venv where a local package index exists.
 if [ -d /opt/pypi/simple ] && ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3-venv); fi
+# The serving page's browser test (test/serve-page.test.ts) drives Debian's chromium with playwright-core.
+command -v chromium >/dev/null 2>&1 || [ -n "${ROOTS_CHROMIUM:-}" ] || need+=(chromium)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)

@@ -102,7 +102,7 @@ export class ModelRegistry {
     if (reg.entries.size === 0) throw new RootsError('ERR_IO', `--models ${dir} holds no model folder (config.json + model.safetensors) and no adapter folder (adapter_config.json)`);
     const budget = options.memoryBudget;
     const big = [...reg.groups.values()].find((g) => budget !== undefined && g.estimatedBytes > budget);
-    if (big) throw new RootsError('ERR_CONFIG', `${big.entries.map((e) => e.name).join(', ')} need about ${mb(big.estimatedBytes)} MB, more than the memory budget of ${mb(budget!)} MB: raise --memory-budget`);
+    if (big) throw new RootsError('ERR_CONFIG', `${big.entries.map((e) => e.name).join(', ')} need about ${size(big.estimatedBytes)}, more than the memory budget of ${size(budget!)}: raise --memory-budget`);
     return reg;
   }
 
@@ -172,7 +172,7 @@ export class ModelRegistry {
     const idle = [...this.groups.values()].filter((o) => o !== g && o.loaded && o.loaded.batcher.idle).sort((a, b) => a.lastUsed - b.lastUsed);
     while (this.usedBytes + g.estimatedBytes > budget && idle.length) this.#unload(idle.shift()!);
     if (this.usedBytes + g.estimatedBytes > budget) {
-      throw new ServeError(503, `Loading ${g.entries[0].name} (about ${mb(g.estimatedBytes)} MB) would pass the memory budget of ${mb(budget)} MB: ${mb(this.usedBytes)} MB are in use by models that are busy; retry later`);
+      throw new ServeError(503, `Loading ${g.entries[0].name} (about ${size(g.estimatedBytes)}) would pass the memory budget of ${size(budget)}: ${size(this.usedBytes)} are in use by models that are busy; retry later`);
     }
   }
 
@@ -225,7 +225,7 @@ export class ModelRegistry {
         onBatch: (info) => this.#options.onBatch?.(g, info),
       });
       const bytes = 4 * (model.numParameters + model.adapters().reduce((s, a) => s + a.numParameters, 0));
-      this.#options.log?.(`roots serve: loaded ${g.entries.map((e) => e.name).join(', ')} (${task.task}, ${mb(bytes)} MB)`);
+      this.#options.log?.(`roots serve: loaded ${g.entries.map((e) => e.name).join(', ')} (${task.task}, ${size(bytes)})`);
       return { model, pipes, batcher, bytes };
     } catch (e) {
       model.dispose();
@@ -280,4 +280,7 @@ function dispose(l: Loaded): void {
   l.model.dispose();
 }
 
-const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+/** "16 KB", "420 MB". */
+function size(bytes: number): string {
+  return bytes < 2 ** 20 ? `${Math.ceil(bytes / 1024)} KB` : `${Math.round(bytes / 2 ** 20)} MB`;
+}

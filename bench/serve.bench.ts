@@ -1,0 +1,154 @@
+// `npm run bench -- serve`: roots serve under load on loopback (autocannon), a BERT NER model
+// (H256, L4, I1024, bert-base-uncased's 30,522-token vocabulary, CoNLL-2003's 9 labels; random weights:
+// the cost is the same as a trained one's) answering real CoNLL-2003 dev sentences (../shared/data,
+// read in place).
+// 1. Throughput, p50 and p99 at 1, 8 and 64 concurrent clients, with dynamic batching (batch 32,
+//    wait 5 ms) and without (batch 1, no wait), in interleaved rounds, each server in its own process.
+// 2. Twice the capacity (the batched server's 64-client rate, doubled, offered by 256 clients) against
+//    a queue of 64 inputs: how many are answered 200 and 503, none lost (every request gets a response),
+//    and every 200 checked against a direct pipeline call on the same sentence (labels and spans exact,
+//    scores within 1e-4: a batch pads, which moves the last bits of the logits).
+// 3. The server's RSS every 10% of ROOTS_SERVE_RSS_REQUESTS requests (default 100000) at 8 clients.
+// ROOTS_SERVE_DURATION (seconds per point, default 6) and ROOTS_SERVE_ROUNDS (default 2) shorten it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { readConll } from '../lib/data/index.js';
+import { BertForTokenClassification } from '../lib/models/bert.js';
+import { pipeline } from '../lib/pipelines/index.js';
+import { Tokenizer } from '../lib/tokenizer/index.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const data = (p: string) => join(process.env.ROOTS_SHARED_DATA ?? join(root, '..', 'shared', 'data'), p);
+const DURATION = Number(process.env.ROOTS_SERVE_DURATION ?? 6);
+const ROUNDS = Number(process.env.ROOTS_SERVE_ROUNDS ?? 2);
+const RSS_REQUESTS = Number(process.env.ROOTS_SERVE_RSS_REQUESTS ?? 100_000);
+const LABELS = ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC'];
+
+interface Server { url: string; child: ChildProcess }
+
+/** A `roots serve` in its own process (the load generator never shares its event loop). */
+async function startServer(models: string, options: Record<string, unknown>): Promise<Server> {
+  const code = `const { createServer } = await import(${JSON.stringify(join(root, 'lib', 'serve', 'app.ts'))});
+const app = await createServer({ models: ${JSON.stringify(models)}, preload: true, ...${JSON.stringify(options)} });
+const url = await app.listen({ host: '127.0.0.1', port: 0 });
+process.stdout.write('URL ' + url + '\\n');
+process.once('SIGTERM', () => { app.close(); });`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d; const m = /URL (\S+)/.exec(out); if (m) resolve(m[1]); });
+    child.on('exit', (c) => reject(new Error(`server exited with ${c}`)));
+  });
+  return { url, child };
+}
+
+interface Point { throughput: number; p50: number; p99: number; non2xx: number; errors: number }
+
+/** Sentences in turn, one per request; `check` sees each response with its sentence. */
+function load(url: string, sentences: string[], o: { connections: number; duration?: number; amount?: number; overallRate?: number },
+  check?: (sentence: string, status: number, body: string) => void): Promise<autocannon.Result> {
+  let next = 0;
+  return autocannon({
+    url, connections: o.connections, duration: o.duration, amount: o.amount, overallRate: o.overallRate, timeout: 30,
+    requests: [{
+      method: 'POST', path: '/v1/models/ner/predict', headers: { 'content-type': 'application/json' },
+      setupRequest: (req: Record<string, unknown>, context: Record<string, unknown>) => {
+        const s = sentences[next++ % sentences.length];
+        context.sentence = s;
+        return { ...req, body: JSON.stringify({ inputs: s }) };
+      },
+      onResponse: (status: number, body: string, context: Record<string, unknown>) => check?.(context.sentence as string, status, body),
+    }] as never,
+  });
+}
+
+const point = (r: autocannon.Result): Point => ({ throughput: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function rss(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^roots_serve_process_resident_memory_bytes (\d+)/m.exec(text)![1]);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'roots-serve-bench-'));
+  const servers: Server[] = [];
+  try {
+    const tokenizer = await Tokenizer.fromPretrained(data('vocab/bert-base-uncased'));
+    const model = BertForTokenClassification.fromConfig({ vocab_size: tokenizer.vocabSize, hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024 }, { labels: LABELS, seed: 1, log: null });
+    await model.save(join(dir, 'ner'), { tokenizer });
+    model.dispose();
+    const sentences = (await readConll(data('ner/conll2003/eng.testa'))).map((s) => s.tokens.join(' ')).filter((s) => s.length > 0 && !s.startsWith('-DOCSTART-')).slice(0, 2000);
+    console.log(`model H256 L4 I1024, ${sentences.length} CoNLL-2003 dev sentences (mean ${Math.round(sentences.reduce((n, s) => n + s.length, 0) / sentences.length)} characters)`);
+
+    const batched = await startServer(dir, { maxBatchSize: 32, maxWaitMs: 5, maxQueue: 4096 });
+    const single = await startServer(dir, { maxBatchSize: 1, maxWaitMs: 0, maxQueue: 4096 });
+    servers.push(batched, single);
+    const results = new Map<string, Point[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const c of [1, 8, 64]) {
+        for (const [mode, s] of [['batching', batched], ['no batching', single]] as const) {
+          const r = point(await load(s.url, sentences, { connections: c, duration: DURATION }));
+          const key = `${mode}|${c}`;
+          results.set(key, [...(results.get(key) ?? []), r]);
+          console.log(`round ${round + 1} ${mode.padEnd(11)} ${String(c).padStart(2)} clients: ${r.throughput.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+        }
+      }
+    }
+    console.log('\n| clients | batching req/s | p50 ms | p99 ms | no batching req/s | p50 ms | p99 ms | gain |\n| --- | --- | --- | --- | --- | --- | --- | --- |');
+    for (const c of [1, 8, 64]) {
+      const [b, n] = ['batching', 'no batching'].map((m) => results.get(`${m}|${c}`)!);
+      const med = (ps: Point[], k: keyof Point) => median(ps.map((p) => p[k]));
+      console.log(`| ${c} | ${med(b, 'throughput').toFixed(0)} | ${med(b, 'p50')} | ${med(b, 'p99')} | ${med(n, 'throughput').toFixed(0)} | ${med(n, 'p50')} | ${med(n, 'p99')} | ${(med(b, 'throughput') / med(n, 'throughput')).toFixed(2)}x |`);
+    }
+    single.child.kill('SIGTERM');
+
+    // 2. Twice the capacity against a bounded queue; every answer checked against a direct call.
+    const capacity = median(results.get('batching|64')!.map((p) => p.throughput));
+    const ner = await pipeline('ner', join(dir, 'ner'), { aggregation: 'first' });
+    const expected = new Map<string, unknown>();
+    for (const s of sentences) expected.set(s, JSON.parse(JSON.stringify(await ner(s))));
+    ner.dispose();
+    const bounded = await startServer(dir, { maxBatchSize: 32, maxWaitMs: 5, maxQueue: 64 });
+    servers.push(bounded);
+    const counts = { ok: 0, overloaded: 0, other: 0, wrong: 0, maxScoreDiff: 0 };
+    const same = (a: unknown, b: unknown): boolean => {
+      if (typeof a === 'number' && typeof b === 'number') { counts.maxScoreDiff = Math.max(counts.maxScoreDiff, Math.abs(a - b)); return Math.abs(a - b) <= 1e-4; }
+      if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
+      if (a && b && typeof a === 'object' && typeof b === 'object') {
+        const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+        return ka.join() === kb.join() && ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+      }
+      return a === b;
+    };
+    const over = await load(bounded.url, sentences, { connections: 256, duration: DURATION * 2, overallRate: Math.round(2 * capacity) }, (s, status, body) => {
+      if (status === 200) { counts.ok++; if (!same(JSON.parse(body), expected.get(s))) counts.wrong++; } else if (status === 503) counts.overloaded++; else counts.other++;
+    });
+    const answered = counts.ok + counts.overloaded + counts.other;
+    console.log(`\nat twice capacity (${Math.round(2 * capacity)} req/s offered, 256 clients, queue 64): sent ${over.requests.sent}, answered ${answered} (200: ${counts.ok}, 503: ${counts.overloaded}, other: ${counts.other}), `
+      + `errors ${over.errors}, timeouts ${over.timeouts}, wrong answers ${counts.wrong} (largest score difference ${counts.maxScoreDiff.toExponential(2)}); `
+      + `p50 ${over.latency.p50} ms, p99 ${over.latency.p99} ms, 200s/s ${(counts.ok / (DURATION * 2)).toFixed(0)}`);
+
+    // 3. RSS over many requests.
+    const samples = [await rss(batched.url)];
+    const step = Math.ceil(RSS_REQUESTS / 10);
+    let done = 0;
+    const t0 = performance.now();
+    while (done < RSS_REQUESTS) {
+      const r = await load(batched.url, sentences, { connections: 8, amount: step });
+      done += r.requests.sent;
+      samples.push(await rss(batched.url));
+    }
+    const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+    console.log(`\nRSS of the batching server over ${done} requests at 8 clients (${((performance.now() - t0) / 1000).toFixed(0)} s), MiB at the start and at each 10%: ${samples.map(mb).join(', ')}`);
+  } finally {
+    for (const s of servers) s.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
