@@ -104,7 +104,7 @@ function evaluate(title: string, conf: Matrix, proposedCounts: Counts, answerCou
   const all = [...sorted(answerCounts.keys()).filter((k) => k !== WRONG_DIR), ...sorted(proposedCounts.keys()).filter((k) => k !== WRONG_DIR && !answerCounts.has(k))];
   const answers = sorted(answerCounts.keys());
   const p = (s: string) => out.push(s);
-  p(`<<< ${title} >>>:\n\n`);
+  p(`<<< ${title}>>>:\n\n`);
   p('Confusion matrix:\n       ');
   for (const l of all) p(` ${pad(shortName(l, answerCounts), 4)}`);
   p(' <-- classified as\n      +' + '-----'.repeat(all.length) + (useWrongDir ? '+ -SUM- xDIRx skip  ACTUAL\n' : '+ -SUM- skip ACTUAL\n'));
@@ -198,8 +198,8 @@ export function semevalScore(proposed: ReadonlyMap<string, string>, answer: Read
     if (!a19.has(l)) out.push(`!!!WARNING!!! The proposed file contains ${p19.get(l)} label(s) of type '${l}', which is NOT present in the key file.\n\n`);
   }
   const e19 = evaluate('(2*9+1)-WAY EVALUATION (USING DIRECTIONALITY)', c19, p19, a19, proposed.size, answer.size, false, out);
-  const e10 = evaluate('(9+1)-WAY EVALUATION IGNORING DIRECTIONALITY', c10, p10, a10, proposed.size, answer.size, false, out);
-  const official = evaluate('(9+1)-WAY EVALUATION TAKING DIRECTIONALITY INTO ACCOUNT -- OFFICIAL', c10d, p10d, a10, proposed.size, answer.size, true, out);
+  const e10 = evaluate('(9+1)-WAY EVALUATION IGNORING DIRECTIONALITY ', c10, p10, a10, proposed.size, answer.size, false, out);
+  const official = evaluate('(9+1)-WAY EVALUATION TAKING DIRECTIONALITY INTO ACCOUNT -- OFFICIAL ', c10d, p10d, a10, proposed.size, answer.size, true, out);
   out.push(`<<< The official score is (9+1)-way evaluation with directionality taken into account: macro-averaged F1 = ${cFixed(official.macro.f1, 2)}% >>>\n`);
   return { official: official.macro.f1, evaluations: [e19, e10, official], report: out.join('') };
 }
