@@ -1,5 +1,6 @@
 // Module entry point: the process-wide setup (once), this environment's state, each area.
 #include "common.h"
+#include "distributed.h"
 
 #include <cstdlib>
 #include <mutex>
@@ -23,6 +24,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
     InitInfo(env, exports);
     InitSelfTest(env, exports);
     InitModel(env, exports);
+    InitDistributed(env, exports);
     return exports;
   });
 }

@@ -496,6 +496,7 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, const AdamWOp
   const double n = static_cast<double>(micro.size());
   torch::Tensor total;
   for (const auto& mb : micro) {
+    if (gradSync && &mb == &micro.back()) gradSync->beforeLastBackward(*this, groups());  // distributed.h
     auto part = backwardMicro(mb, n).to(torch::kFloat32) / n;
     total = total.defined() ? total + part : part;
     r.tokens += mb.tokens >= 0 ? mb.tokens : mb.attention_mask.sum().item<int64_t>();
@@ -504,6 +505,8 @@ StepResult Bert::trainStep(const std::vector<BatchTensors>& micro, const AdamWOp
   // The base's groups and step count, or a training adapter's (adapters.h).
   std::vector<ParamGroup>& groups = this->groups();
   int64_t& step = adapters_->stepCounter(step_);
+  // Data parallelism: the gradients (and loss) averaged over the ranks before penalties, clipping, AdamW.
+  if (gradSync) gradSync->finish(groups, total, r.tokens);
   // EWC / L2-SP: their gradients go straight into the base's gradient buffers, before clipping.
   if (&groups == &groups_) {
     auto penalty = ApplyContinualPenalty(continual, groups_);

@@ -5,6 +5,7 @@
 #include "adapters.h"
 #include "common.h"
 #include "continual.h"
+#include "distributed.h"
 
 #include <map>
 #include <memory>
@@ -138,6 +139,10 @@ class Bert {
   Adapters& adapters() { return *adapters_; }
   // EWC / L2-SP penalties and the Fisher (continual.h); applied to the base's groups only.
   ContinualState continual;
+  // Data parallelism (distributed.h): the gradient all-reduce while the model trains in a process
+  // group; null: one process. leaves(): the parameters as allocated, for its buckets.
+  std::shared_ptr<GradSync> gradSync;
+  const std::vector<Leaf>& leaves() const { return leaves_; }
   void ensureOptimizerState();
 
  private:

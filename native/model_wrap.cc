@@ -132,6 +132,7 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
       Method<&ModelWrap::Save>("save"),
       Method<&ModelWrap::AdapterOp>("adapter"),
       Method<&ModelWrap::ContinualOp>("continual"),
+      Method<&ModelWrap::DistributedOp>("distributed"),
       Getter<&ModelWrap::NumParameters>("numParameters"),
       Accessor<&ModelWrap::GetOptimizerStep, &ModelWrap::SetOptimizerStep>("optimizerStep"),
       Getter<&ModelWrap::Device>("device"),
@@ -320,6 +321,13 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
 
   // adapter(op, name, ...): adapters.h's registry (adapters_wrap.cc).
   Napi::Value AdapterOp(const Napi::CallbackInfo& info) { return AdapterCall(info, Use(info.Env())); }
+
+  // distributed(op, ...): data parallelism (distributed.h); 'broadcast' runs here as a job.
+  Napi::Value DistributedOp(const Napi::CallbackInfo& info) {
+    Use(info.Env());
+    DistributedCallResult r = DistributedCall(info, payload());
+    return r.work ? Napi::Value(Run(info.Env(), "roots.model.distributed", r.work, r.done)) : r.value;
+  }
 
   // continual(op, ...): continual_wrap.cc's dispatcher; 'fisher' (batches[]) runs here as a job.
   Napi::Value ContinualOp(const Napi::CallbackInfo& info) {

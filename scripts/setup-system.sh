@@ -3,6 +3,7 @@
 #   libtorch-dev    LibTorch (C++), the engine the addon links
 #   python3-torch   PyTorch for Python: the independent reference in tests and the peer in benchmarks
 #   cmake, g++      the native build
+#   libgloo-dev     Gloo's headers, for data-parallel training (c10d's Gloo process group)
 #   chromium        the headless browser the serving page's test drives
 # Other ways to provide LibTorch (a PyTorch wheel, an unpacked LibTorch zip): see README.
 set -euo pipefail
@@ -17,6 +18,8 @@ case "$blas" in *openblas*|*blis*|*mkl*) ;; *) need+=(libopenblas0-pthread) ;; e
 if [ -d /opt/pypi/simple ] && ! /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then need+=(python3-venv); fi
 # The serving page's browser test (test/serve-page.test.ts) drives Debian's chromium with playwright-core.
 command -v chromium >/dev/null 2>&1 || [ -n "${ROOTS_CHROMIUM:-}" ] || need+=(chromium)
+# Gloo's headers: the addon's data parallelism (native/distributed.cc) builds on c10d's Gloo process group.
+[ -f /usr/include/gloo/algorithm.h ] || need+=(libgloo-dev)
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
