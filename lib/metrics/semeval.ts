@@ -66,7 +66,10 @@ function inc(m: Counts, k: string, by = 1): void { m.set(k, (m.get(k) ?? 0) + by
 function cell(m: Matrix, p: string, a: string): number { return m.get(p)?.get(a) ?? 0; }
 function bump(m: Matrix, p: string, a: string): void {
   let row = m.get(p);
-  if (!row) m.set(p, (row = new Map()));
+  if (!row) {
+    row = new Map();
+    m.set(p, row);
+  }
   inc(row, a);
 }
 /** Perl's `sort keys`: code-unit order. */

@@ -14,10 +14,12 @@ import type { HubOptions } from '../hub/cache.js';
 /** The architecture a trained folder of each head names in config.json. */
 const ARCHITECTURES: Partial<Record<string, string>> = {
   token: 'BertForTokenClassification', sequence: 'BertForSequenceClassification', 'intent-slots': 'BertForIntentAndSlots',
+  qa: 'BertForQuestionAnswering',
+  relation: 'BertForRelationClassification',
 };
 
 /** The pipeline that runs each head. */
-const PIPELINES: Partial<Record<string, string>> = { token: 'ner', sequence: 'text-classification', 'intent-slots': 'intent-slots', mlm: 'fill-mask' };
+const PIPELINES: Partial<Record<string, string>> = { token: 'ner', sequence: 'text-classification', 'intent-slots': 'intent-slots', mlm: 'fill-mask', qa: 'question-answering', relation: 'relation-classification' };
 
 /** Names the pipeline that runs a model of `head` (or says that none does), for wrong-pipeline errors. */
 export function pipelineHint(head: string | undefined, source = 'dir'): string {
