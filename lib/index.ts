@@ -25,6 +25,12 @@ export { WordPieceTrainer, trainWordPiece, saveVocabulary, wordPieceTokenizer, D
 export type { WordPieceTrainerOptions, TrainedVocabulary } from './tokenizer/wordpiece-trainer.js';
 export * from './data/index.js';
 export { resolveCorpusFiles, readCorpusLines, readFileLines, DEFAULT_MAX_LINE_BYTES } from './data/corpus.js';
+export { readSquad, parseSquadJson, parseSquadJsonl, splitArticles } from './data/squad.js';
+export type { QaExample, QaAnswer, SquadReadOptions, SquadArticle } from './data/squad.js';
+export { qaFeatures, answerTokens, QA_DEFAULTS } from './data/squad-features.js';
+export type { QaFeature, QaFeatureOptions, QaFeatures } from './data/squad-features.js';
+export { normalizeAnswer, squadExactMatch, squadF1, squadScores } from './metrics/squad.js';
+export type { SquadGold, SquadScores } from './metrics/squad.js';
 export type { CorpusFile, CorpusLine, CorpusReadOptions, DocumentMode } from './data/corpus.js';
 export { TokenCache, openTokenCache, cacheKey } from './data/corpus-cache.js';
 export type { TokenCacheMeta, BuildCacheOptions, TokenDtype } from './data/corpus-cache.js';

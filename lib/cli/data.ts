@@ -7,6 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { DATA_FORMATS, readIntentSlotData, readTaggedData, readTextData, type TextDataOptions } from '../data/formats.js';
 import type { IntentSlotExample, TaggedSentence, TextExample } from '../data/readers.js';
+import { type QaExample, readSquad } from '../data/squad.js';
 import { RootsError } from '../errors.js';
 import { parsers, requireFile, type CommandOptionSpec } from './common.js';
 
@@ -63,4 +64,12 @@ export async function readUtterances(flag: string, path: string, o: DataFlags): 
   requireFolder(flag, path, 'intent-slots reads a folder with seq.in, seq.out and label');
   const data = await readIntentSlotData(path, { format: o.format, encoding: o.encoding });
   return nonEmpty(flag, path, data, 'utterances');
+}
+
+/** Questions with contexts and answers (question answering) from a SQuAD JSON or a JSONL file. */
+export async function readQuestions(flag: string, path: string, o: DataFlags): Promise<QaExample[]> {
+  requireFile(flag, path);
+  if (o.format !== undefined && o.format !== 'jsonl') throw new RootsError('ERR_INVALID_ARG', `--format ${o.format} is not a question-answering format: SQuAD JSON (the default) or --format jsonl`);
+  const data = await readSquad(path, { encoding: o.encoding, format: o.format === 'jsonl' ? 'jsonl' : undefined });
+  return nonEmpty(flag, path, data, 'questions');
 }

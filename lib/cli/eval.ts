@@ -16,6 +16,9 @@ import { TAGGING_SCHEMES, type TaggingScheme } from '../metrics/seqeval.js';
 import { evaluateIntentSlots } from '../tasks/intent-slots.js';
 import { evaluateNer } from '../tasks/ner.js';
 import { evaluateTextClassification } from '../tasks/text-classification.js';
+import { evaluateQuestionAnswering } from '../tasks/question-answering.js';
+import type { QaExample } from '../data/squad.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { DEVICE_PARSER, cli, parsers, processIO, resolvePrecision, type CliIO } from './common.js';
 import { loadWithAdapter, resolveAdapterSource } from './adapter.js';
@@ -36,6 +39,10 @@ export interface EvalCommandOptions extends DataFlags, MlmEvalFlags {
   device?: string;
   precision?: 'fp32' | 'bf16' | 'auto';
   threshold?: number;
+  docStride?: number;
+  maxAnswerLength?: number;
+  /** Write the predictions in the task's official format to this file. */
+  predictions?: string;
 }
 
 interface EvalInput {
@@ -51,6 +58,8 @@ interface EvalInput {
 interface EvalOutput {
   result: Record<string, unknown>;
   text: string;
+  /** The predictions in the official scorer's format (`--predictions FILE`). */
+  predictions?: string;
 }
 
 /** How each task scores a model (the rows of tasks.ts read the data). */
@@ -82,6 +91,18 @@ const EVALUATORS: Record<CliTaskName, (x: EvalInput) => Promise<EvalOutput>> = {
     return { result, text: `${ev.report}\n${metricsLine(ev.metrics)} (${examples.length} examples, ${o.data})\n` };
   },
 
+  async 'question-answering'({ model, tokenizer, examples, batchSize, maxLength, o }) {
+    if (o.strict !== undefined) throw new RootsError('ERR_INVALID_ARG', '--strict is for ner and intent-slots models (it scores entities)');
+    const questions = examples as QaExample[];
+    const ev = await evaluateQuestionAnswering(model, tokenizer, questions, { batchSize, maxLength, docStride: o.docStride, maxAnswerLength: o.maxAnswerLength });
+    const s = ev.details.scores;
+    const result: Record<string, unknown> = { model: o.model, data: o.data, task: 'question-answering', questions: questions.length, metrics: ev.metrics };
+    // The official script's output line: {"exact_match": ..., "f1": ...} as Python's json.dumps writes it.
+    const official = `{"exact_match": ${pyFloat(s.exact_match)}, "f1": ${pyFloat(s.f1)}}`;
+    return { result, text: `${official}\n(SQuAD v1.1 exact match and F1 in percent, ${questions.length} questions, ${o.data})\n`, predictions: `${JSON.stringify(ev.details.predictions)}\n` };
+  },
+
+
   async 'intent-slots'({ model, tokenizer, examples, batchSize, maxLength, o }) {
     const ev = await evaluateIntentSlots(model, tokenizer, examples as IntentSlotExample[], { batchSize, maxLength, scheme: o.strict as TaggingScheme | undefined });
     const result: Record<string, unknown> = {
@@ -91,6 +112,13 @@ const EVALUATORS: Record<CliTaskName, (x: EvalInput) => Promise<EvalOutput>> = {
     return { result, text: `${ev.report}\n${metricsLine(ev.metrics)} (${examples.length} utterances, ${o.data})\n` };
   },
 };
+
+/** A number as Python's json.dumps writes a float (what the official scorers print). */
+function pyFloat(x: number): string {
+  if (Number.isInteger(x)) return x.toFixed(1);
+  const s = String(x);
+  return /e/.test(s) ? s.replace(/e([+-])(\d)$/, 'e$10$2') : s;
+}
 
 function metricsLine(metrics: Record<string, number>): string {
   return Object.entries(metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
@@ -113,7 +141,13 @@ export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Pro
   try {
     if (!model.loadReport.source) throw new RootsError('ERR_CHECKPOINT', `--model ${dir} has no weights (model.safetensors): train it first`);
     const maxLength = o.maxLength ?? Math.min(row.maxLength, model.config.max_position_embeddings);
-    const { result, text } = await EVALUATORS[row.name as CliTaskName]({ model, tokenizer, examples, batchSize: o.batchSize ?? 32, maxLength, o: { ...o, model: dir, data: o.data } });
+    const output = await EVALUATORS[row.name as CliTaskName]({ model, tokenizer, examples, batchSize: o.batchSize ?? 32, maxLength, o: { ...o, model: dir, data: o.data } });
+    const { result, text } = output;
+    if (o.predictions !== undefined) {
+      if (output.predictions === undefined) throw new RootsError('ERR_INVALID_ARG', `--predictions is for question-answering and relation-classification models (an official predictions file), not for ${row.name}`);
+      await writeFileAtomic(o.predictions, output.predictions);
+      result.predictions = o.predictions;
+    }
     io.out(o.json ? JSON.stringify(result, null, 2) + '\n' : text);
     return result;
   } finally {
@@ -134,7 +168,10 @@ export function registerEval(program: Command, io: CliIO = processIO): void {
     .option('--strict <scheme>', `seqeval strict mode with this scheme (${TAGGING_SCHEMES.join(', ')}); default: lenient`, cli(parsers.choice(TAGGING_SCHEMES)))
     .option('--threshold <p>', 'multi-label: a label is predicted when its sigmoid reaches this (default 0.5)', cli(parsers.number(0, 1)))
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default auto)', cli(DEVICE_PARSER))
-    .option('--precision <p>', 'fp32, bf16 or auto (default auto)', cli(parsers.choice(['fp32', 'bf16', 'auto'] as const)));
+    .option('--precision <p>', 'fp32, bf16 or auto (default auto)', cli(parsers.choice(['fp32', 'bf16', 'auto'] as const)))
+    .option('--predictions <file>', 'also write the predictions in the official scorer\'s format (question-answering: SQuAD\'s {"question id": "answer"} JSON; relation-classification: SemEval\'s id<TAB>relation lines)')
+    .option('--doc-stride <n>', 'question-answering: context tokens shared by consecutive windows (default 128)', cli(parsers.nonNegativeInt))
+    .option('--max-answer-length <n>', 'question-answering: longest answer in tokens (default 30)', cli(parsers.positiveInt));
   for (const s of DATA_SPECS) cmd.option(s.flags, s.help, cli(s.parse));
   cmd.option('--mlm-probability <p>', 'masked-LM: fraction of tokens masked (default 0.15)', cli(parsers.number(0, 1, true)))
     .option('--whole-word-mask', 'masked-LM: mask whole words')

@@ -25,6 +25,7 @@ import type { PipelineSource } from '../pipelines/source.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { ENCODING_PARSER } from './data.js';
 import { TASKS, flagName, modelTask, type ModelTaskName } from './tasks.js';
+import { qaInputs, qaPredictor } from './question-answering.js';
 import type { FileEncoding } from '../data/readers.js';
 
 export interface PredictCommandOptions {
@@ -45,15 +46,20 @@ export interface PredictCommandOptions {
   /** text-classification: labels per text (default: the best one; multi-label: those over the threshold) */
   topK?: number;
   threshold?: number;
+  /** question-answering: questions (repeat), their context(s), answer length, window stride */
+  question?: string[];
+  context?: string[];
+  maxAnswerLength?: number;
+  docStride?: number;
 }
 
-/** One input: a text, or a pair (text-classification). */
-interface Input {
+/** One input: a text, or a pair (text-classification; question-answering: the question and its context). */
+export interface Input {
   text: string;
   textPair?: string;
 }
 
-interface PredictRun {
+export interface PredictRun {
   /** The model folder, or (with --adapter) the base and its adapter already loaded. */
   dir: PipelineSource;
   inputs: Input[];
@@ -84,6 +90,7 @@ async function inChunks<I, R>(pipe: { dispose(): void }, inputs: readonly I[], c
 }
 
 const PREDICTORS: Record<ModelTaskName, { flags: readonly (keyof PredictCommandOptions)[]; run(r: PredictRun): Promise<void> }> = {
+  'question-answering': qaPredictor,
   ner: {
     flags: ['aggregation'],
     async run({ dir, inputs, load, o, emit }) {
@@ -176,7 +183,7 @@ export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO
   if ((o.textPair?.length ?? 0) > (o.text?.length ?? 0)) {
     throw new RootsError('ERR_INVALID_ARG', `${o.textPair!.length} --text-pair values for ${o.text?.length ?? 0} --text values: give one --text per --text-pair`);
   }
-  if (o.input) {
+  if (o.input && task !== 'question-answering') {
     const path = requireFile('--input', o.input);
     const content = await readTextFile(path, { encoding: o.encoding });
     for (const line of content.split(/\r?\n/)) {
@@ -185,7 +192,8 @@ export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO
       inputs.push(pairs && tab >= 0 ? { text: line.slice(0, tab), textPair: line.slice(tab + 1) } : { text: line });
     }
   }
-  if (!o.text?.length && !o.input) throw new RootsError('ERR_INVALID_ARG', 'Give --text "..." or --input FILE (one text per line)');
+  if (task === 'question-answering') inputs.push(...(await qaInputs(o)));
+  else if (!o.text?.length && !o.input) throw new RootsError('ERR_INVALID_ARG', 'Give --text "..." or --input FILE (one text per line)');
   const out: unknown[] = [];
   const load = { batchSize: o.batchSize ?? 16, maxLength: o.maxLength, device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision) };
   // With an adapter, the pipeline runs on the base with the adapter set (loaded here, disposed here).
@@ -220,6 +228,10 @@ export function registerPredict(program: Command, io: CliIO = processIO): void {
     .option('--threshold <p>', 'multi-label: the score a label needs (default 0.5)', cli(parsers.number(0, 1)))
     .option('--json', 'one JSON object per text: {"text", "entities"} (ner), {"text", "labels"} (text-classification), {"text", "intent", "slots"} (intent-slots), {"text", "predictions"} (masked-LM: fill-mask)')
     .option('--aggregation <strategy>', `ner: ${AGGREGATION_STRATEGIES.join(', ')} (as Hugging Face's pipeline; default first: whole words, as roots trains them)`, cli(parsers.choice(AGGREGATION_STRATEGIES)))
+    .option('--question <text>', 'question-answering: a question (repeat for several), answered from --context', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--context <text>', 'question-answering: the context of each --question (repeat, one per question), or one for all', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--max-answer-length <n>', 'question-answering: longest answer in tokens (default 15)', cli(parsers.positiveInt))
+    .option('--doc-stride <n>', 'question-answering: context tokens shared by consecutive windows (default 128)', cli(parsers.nonNegativeInt))
     .option('--batch-size <n>', 'windows per forward pass (default 16)', cli(parsers.positiveInt))
     .option('--max-length <n>', 'window length in tokens (default: the model\'s maximum, up to 512)', cli(parsers.positiveInt))
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default auto)', cli(DEVICE_PARSER))

@@ -8,11 +8,12 @@
  * (`architectures`), with their own per-task tables keyed by the same names (eval.ts, predict.ts).
  */
 import type { TaggedSentence, IntentSlotExample, TextExample } from '../data/readers.js';
+import type { QaExample } from '../data/squad.js';
 import { detectScheme, type TagScheme } from '../data/tagging.js';
 import { LabelVocab } from '../data/labels.js';
 import { RootsError } from '../errors.js';
 import {
-  BertForIntentAndSlots, BertForSequenceClassification, BertForTokenClassification,
+  BertForIntentAndSlots, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
   type BertPreTrainedModel, type FromPretrainedOptions,
 } from '../models/bert.js';
 import type { BertConfig } from '../models/config.js';
@@ -21,17 +22,19 @@ import { convertSentences, nerTask } from '../tasks/ner.js';
 import { INTENT_SLOTS_METRICS, IntentSlotsTask } from '../tasks/intent-slots.js';
 import { MULTI_LABEL_METRICS, TEXT_CLASSIFICATION_METRICS, TextClassificationTask, parseClassWeights } from '../tasks/text-classification.js';
 import type { Task } from '../tasks/task.js';
+import { QUESTION_ANSWERING_METRICS, QuestionAnsweringTask } from '../tasks/question-answering.js';
 import type { CliIO } from './common.js';
 import { promptClassification } from './prompt.js';
-import { readTagged, readTexts, readUtterances, type DataFlags } from './data.js';
+import { readQuestions, readTagged, readTexts, readUtterances, type DataFlags } from './data.js';
 import type { TrainCommandOptions, TrainSummary } from './train.js';
 
-export type CliTaskName = 'ner' | 'text-classification' | 'intent-slots';
+export type CliTaskName = 'ner' | 'text-classification' | 'intent-slots' | 'question-answering';
 
 /** The flags only some tasks take; giving one to another task is an error naming its tasks. */
 export const TASK_FLAGS = [
   'tokenColumn', 'tagColumn', 'scheme', 'labelAllTokens', 'textColumn', 'textPairColumn', 'labelColumn', 'labelSeparator',
   'trecLabels', 'multiLabel', 'threshold', 'classWeights', 'slotLossWeight', 'template', 'verbalizer', 'shots', 'demonstrations',
+  'docStride', 'maxAnswerLength',
 ] as const;
 export type TaskFlag = (typeof TASK_FLAGS)[number];
 
@@ -171,8 +174,22 @@ const intentSlots: TaskRow<IntentSlotExample> = {
   },
 };
 
+const questionAnswering: TaskRow<QaExample> = {
+  name: 'question-answering', model: BertForQuestionAnswering, architecture: 'BertForQuestionAnswering',
+  data: 'a SQuAD JSON file, or JSONL with id, question, context and answers', flags: ['docStride', 'maxAnswerLength'], maxLength: 384,
+  metricNames: QUESTION_ANSWERING_METRICS,
+  read: readQuestions,
+  plan(data, o, io) {
+    const task = new QuestionAnsweringTask({ docStride: o.docStride, maxAnswerLength: o.maxAnswerLength, log: (m) => io.err(`${m}\n`) });
+    return {
+      data, task, metrics: { kind: 'question-answering', names: QUESTION_ANSWERING_METRICS },
+      modelOptions: () => ({}), summary: () => ({}), headline: ['exact_match', 'f1'],
+    };
+  },
+};
+
 /** Every task, by the name `--task` takes. */
-export const TASKS: Readonly<Record<CliTaskName, TaskRow>> = { ner, 'text-classification': textClassification, 'intent-slots': intentSlots };
+export const TASKS: Readonly<Record<CliTaskName, TaskRow>> = { ner, 'text-classification': textClassification, 'intent-slots': intentSlots, 'question-answering': questionAnswering };
 
 /** Tasks `roots train` runs whose folders eval and predict do not take as their own (prompt.ts). */
 export type TrainOnlyTaskName = 'prompt-classification';

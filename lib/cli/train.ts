@@ -80,6 +80,8 @@ export interface TrainCommandOptions extends DataFlags, PeftFlags, ContinualFlag
   verbalizer?: string;
   shots?: number;
   demonstrations?: boolean;
+  docStride?: number;
+  maxAnswerLength?: number;
   maxTrainSamples?: number;
   maxEvalSamples?: number;
   resume?: string | boolean;
@@ -139,6 +141,8 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'verbalizer', flags: '--verbalizer <file>', help: 'prompt-classification: JSON mapping each label to its word or words, e.g. {"positive": "great", "negative": "terrible"}', parse: parsers.string },
   { key: 'shots', flags: '--shots <k>', help: 'prompt-classification: train on K examples per class drawn from --train with --seed (and, without --dev, select on another K per class)', parse: parsers.positiveInt },
   { key: 'demonstrations', flags: '--demonstrations', help: 'prompt-classification: append one training example per label to each input (LM-BFF; raise --max-length)', parse: parsers.boolean },
+  { key: 'docStride', flags: '--doc-stride <n>', help: 'question-answering: context tokens shared by consecutive windows of a long context (default 128)', parse: parsers.nonNegativeInt },
+  { key: 'maxAnswerLength', flags: '--max-answer-length <n>', help: 'question-answering: longest answer in tokens when decoding (default 30)', parse: parsers.positiveInt },
   { key: 'maxTrainSamples', flags: '--max-train-samples <n>', help: 'train on the first N examples (quick runs)', parse: parsers.positiveInt },
   { key: 'maxEvalSamples', flags: '--max-eval-samples <n>', help: 'evaluate on the first N dev and test examples', parse: parsers.positiveInt },
   { key: 'resume', flags: '--resume [checkpoint]', help: 'continue from a checkpoint folder (default: the newest in --out)', parse: (v) => (typeof v === 'boolean' ? v : parsers.string(v)) },
