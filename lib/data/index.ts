@@ -26,3 +26,5 @@ export { DataLoader } from './loader.js';
 export type { LoaderBatch, DataLoaderOptions, LoaderState } from './loader.js';
 export { detectFormat, checkFormat, readTextData, readTaggedData, readIntentSlotData, DATA_FORMATS } from './formats.js';
 export type { DataFormat, DataKind, TextDataOptions } from './formats.js';
+export { readRelations, parseSemEval, parseRelationJsonl, parseMarkedText, checkSpans } from './semeval.js';
+export type { RelationExample, RelationSpan, RelationFormat } from './semeval.js';

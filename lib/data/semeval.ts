@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 import { RootsError, describe } from '../errors.js';
 
 /** One entity of a relation example: a span of the text (JS string offsets, end exclusive). */
-export interface EntitySpan {
+export interface RelationSpan {
   start: number;
   end: number;
   /** Entity type (typed markers: `[E1:PER]`); optional. */
@@ -31,8 +31,8 @@ export interface RelationExample {
   id?: string;
   /** The text without markers. */
   text: string;
-  e1: EntitySpan;
-  e2: EntitySpan;
+  e1: RelationSpan;
+  e2: RelationSpan;
   /** The relation (SemEval: `Cause-Effect(e1,e2)`, `Other`); absent in unlabelled data. */
   relation?: string;
   /** 1-based line in the source file (messages). */
@@ -51,7 +51,7 @@ const MARKER_STYLES = [
  * entity's opening marker before its closing one, and the entities must not overlap.
  * `where` names the input in errors ("train.txt line 5").
  */
-export function parseMarkedText(marked: string, where = 'text'): { text: string; e1: EntitySpan; e2: EntitySpan } {
+export function parseMarkedText(marked: string, where = 'text'): { text: string; e1: RelationSpan; e2: RelationSpan } {
   const style = MARKER_STYLES.find((s) => marked.includes(s.open1) || marked.includes(s.open2) || marked.includes(s.close1) || marked.includes(s.close2));
   if (!style) throw new RootsError('ERR_PARSE', `${where}: no entity markers; mark the two entities as <e1>…</e1> and <e2>…</e2> (or [E1]…[/E1] and [E2]…[/E2]), or give the spans (e1, e2)`);
   const found: { marker: string; at: number }[] = [];
@@ -88,7 +88,7 @@ export function parseMarkedText(marked: string, where = 'text'): { text: string;
 }
 
 /** Checks two spans against a text: integers inside it, non-empty, not overlapping. */
-export function checkSpans(text: string, e1: EntitySpan, e2: EntitySpan, where: string): void {
+export function checkSpans(text: string, e1: RelationSpan, e2: RelationSpan, where: string): void {
   for (const [name, s] of [['e1', e1], ['e2', e2]] as const) {
     if (!Number.isInteger(s.start) || !Number.isInteger(s.end) || s.start < 0 || s.end > text.length || s.start >= s.end) {
       throw new RootsError('ERR_PARSE', `${where}: ${name} = [${s.start}, ${s.end}] is not a non-empty span of the text (expected integers 0 <= start < end <= ${text.length}, end exclusive)`);
@@ -133,7 +133,7 @@ export function parseSemEval(content: string, source = 'input'): RelationExample
   return out;
 }
 
-function readSpan(v: unknown, field: string, where: string): EntitySpan {
+function readSpan(v: unknown, field: string, where: string): RelationSpan {
   if (Array.isArray(v) && v.length === 2) return { start: v[0], end: v[1] };
   if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
     const o = v as Record<string, unknown>;

@@ -22,3 +22,5 @@ export type {
 // parseConlleval/readConlleval read gold+predicted files; the training-data reader is data's readConll.
 export { parseConll as parseConlleval, readConll as readConlleval, conllevalSummary, scoreJson, scoreConll, runScore } from './conlleval.js';
 export type { ConllData, ParseConllOptions, ScoreOptions, ScoreJson } from './conlleval.js';
+export { semevalScore, semevalLines } from './semeval.js';
+export type { SemEvalResult, SemEvalEvaluation, SemEvalRelationScore } from './semeval.js';

@@ -14,7 +14,7 @@
  * Missing or doubled markers and overlapping spans are errors naming the input.
  */
 import { LabelVocab } from '../data/labels.js';
-import { checkSpans, parseMarkedText, type EntitySpan, type RelationExample } from '../data/semeval.js';
+import { checkSpans, parseMarkedText, type RelationSpan, type RelationExample } from '../data/semeval.js';
 import { RootsError, describe, expectPositiveInt } from '../errors.js';
 import type { HubOptions } from '../hub/cache.js';
 import { BertForRelationClassification, type BertPreTrainedModel, type Device, type Precision } from '../models/bert.js';
@@ -24,7 +24,7 @@ import { softmax } from '../tasks/text-classification.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import { loadPipelineModel, makePipeline, type PipelineSource } from './source.js';
 
-type Span = readonly [number, number] | EntitySpan;
+type Span = readonly [number, number] | RelationSpan;
 /** A marked text, or a text with its two entity spans. */
 export type RelationInput = string | { text: string; e1: Span; e2: Span };
 
@@ -61,9 +61,9 @@ export interface RelationPipeline {
   [Symbol.dispose](): void;
 }
 
-function span(v: Span, name: string, i: number): EntitySpan {
+function span(v: Span, name: string, i: number): RelationSpan {
   if (Array.isArray(v) && v.length === 2) return { start: v[0] as number, end: v[1] as number };
-  if (v && typeof v === 'object' && 'start' in v) return v as EntitySpan;
+  if (v && typeof v === 'object' && 'start' in v) return v as RelationSpan;
   throw new RootsError('ERR_INVALID_ARG', `input ${i}: expected ${name} as [start, end] or { start, end, type? } but received ${describe(v)}`);
 }
 

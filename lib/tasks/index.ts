@@ -7,6 +7,7 @@ import { IntentSlotsTask } from './intent-slots.js';
 import type { Task } from './task.js';
 import { MlmTask } from './mlm.js';
 import { QuestionAnsweringTask } from './question-answering.js';
+import { RelationTask, typedMarkersOf } from './relation.js';
 
 export type { Task, TaskContext, FeatureOutputs, Evaluation, BatchSource } from './task.js';
 export { isBatchSource } from './task.js';
@@ -29,12 +30,15 @@ export {
 export type { IntentSlotFeature, IntentSlotsTaskOptions, IntentSlotsDetails, EvaluateIntentSlotsOptions } from './intent-slots.js';
 export { QuestionAnsweringTask, questionAnsweringTask, evaluateQuestionAnswering, decodeAnswers, QUESTION_ANSWERING_METRICS } from './question-answering.js';
 export type { QuestionAnsweringTaskOptions, QaCandidate, QuestionAnsweringDetails, EvaluateQuestionAnsweringOptions } from './question-answering.js';
+export { RelationTask, relationTask, evaluateRelation, withEntityMarkers, relationIds, RELATION_METRICS } from './relation.js';
+export type { RelationTaskOptions, RelationFeature, RelationDetails, EvaluateRelationOptions } from './relation.js';
+export { ENTITY_MARKERS, insertMarkers, encodeMarked, resizeTokenEmbeddings, withMarkerTokens } from './relation-markers.js';
 
 /** Task names the Trainer and the CLI accept. */
-export type TaskName = 'ner' | 'token-classification' | 'text-classification' | 'intent-slots' | 'mlm' | 'question-answering';
+export type TaskName = 'ner' | 'token-classification' | 'text-classification' | 'intent-slots' | 'mlm' | 'question-answering' | 'relation-classification';
 
 /** The head each named task trains. */
-const TASK_HEADS: Record<string, string> = { 'text-classification': 'sequence', 'intent-slots': 'intent-slots', mlm: 'mlm', 'question-answering': 'qa' };
+const TASK_HEADS: Record<string, string> = { 'text-classification': 'sequence', 'intent-slots': 'intent-slots', mlm: 'mlm', 'question-answering': 'qa', 'relation-classification': 'relation' };
 
 /**
  * A task by name (or the task itself). With the model, the task is fitted to it
@@ -44,7 +48,7 @@ export function resolveTask<T extends Task<any, any>>(task: TaskName | T, model?
   if (typeof task === 'object' && task !== null) return task;
   const head = TASK_HEADS[task as string];
   if (model && head && model.head !== head) {
-    const needs = head === 'sequence' ? 'BertForSequenceClassification' : head === 'mlm' ? 'BertForMaskedLM' : head === 'qa' ? 'BertForQuestionAnswering' : 'BertForIntentAndSlots';
+    const needs = head === 'sequence' ? 'BertForSequenceClassification' : head === 'mlm' ? 'BertForMaskedLM' : head === 'qa' ? 'BertForQuestionAnswering' : head === 'relation' ? 'BertForRelationClassification' : 'BertForIntentAndSlots';
     throw new RootsError('ERR_INVALID_ARG', `The ${task} task needs a ${needs} model, not a ${model.head} head`);
   }
   if (task === 'ner' || task === 'token-classification') return new NerTask();
@@ -52,6 +56,7 @@ export function resolveTask<T extends Task<any, any>>(task: TaskName | T, model?
   if (task === 'intent-slots') return new IntentSlotsTask();
   if (task === 'mlm') return new MlmTask();
   if (task === 'question-answering') return new QuestionAnsweringTask();
+  if (task === 'relation-classification') return new RelationTask({ typedMarkers: model ? typedMarkersOf(model) : false });
   if ((task as string) === 'prompt-classification') throw new RootsError('ERR_INVALID_ARG', "The prompt-classification task needs a template and a verbalizer: pass new PromptClassificationTask({ template, verbalizer }) as the task");
-  throw new RootsError('ERR_INVALID_ARG', `Unknown task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification', 'intent-slots', 'mlm', 'question-answering' or a Task object`);
+  throw new RootsError('ERR_INVALID_ARG', `Unknown task ${describe(task)}: expected 'ner' (or 'token-classification'), 'text-classification', 'intent-slots', 'mlm', 'question-answering', 'relation-classification' or a Task object`);
 }

@@ -10,7 +10,7 @@
  * on the two entities; two entities further apart than the window are an error naming --max-length.
  */
 import { RootsError } from '../errors.js';
-import type { EntitySpan, RelationExample } from '../data/semeval.js';
+import type { RelationSpan, RelationExample } from '../data/semeval.js';
 import type { BertPreTrainedModel, ModelClass } from '../models/bert.js';
 import { Tokenizer } from '../tokenizer/index.js';
 
@@ -101,7 +101,7 @@ export interface MarkedEncoding {
 }
 
 /** The marked text: the four markers inserted at the spans' edges (a span ending where the other begins closes first). */
-export function insertMarkers(text: string, e1: EntitySpan, e2: EntitySpan, typed: boolean): string {
+export function insertMarkers(text: string, e1: RelationSpan, e2: RelationSpan, typed: boolean): string {
   const [o1, c1] = markerTokens(1, typed ? e1.type : undefined);
   const [o2, c2] = markerTokens(2, typed ? e2.type : undefined);
   const cuts = [
