@@ -14,6 +14,7 @@ export type RootsErrorCode =
   | 'ERR_IO'               // a file could not be read or written
   | 'ERR_CONFIG'           // a configuration is invalid
   | 'ERR_TRAINING'         // training cannot continue (e.g. repeated non-finite losses)
+  | 'ERR_DISTRIBUTED'      // data-parallel training: a rendezvous, collective or worker failed (lib/distributed)
   | 'ERR_UNSUPPORTED'      // the build or the device lacks a feature
   | 'ERR_OVERLOADED'       // a bounded queue is full (serving: HTTP 503 with Retry-After)
   | 'ERR_TIMEOUT'          // a request waited or ran past its deadline

@@ -126,9 +126,56 @@ export interface NativeAdapterOps {
   (op: 'set', name: string, param: string, values: Float32Array): void;
 }
 
+/** new ProcessGroup(options) (native/distributed.cc): validated in lib/distributed/env.ts. */
+export interface NativeProcessGroupOptions {
+  masterAddr: string; masterPort: number; rank: number; worldSize: number; timeoutMs: number; backend: 'gloo' | 'nccl'; device: string;
+}
+
+/** A c10d process group: connect() is the TCPStore rendezvous; every call waits at most timeoutMs. */
+export interface NativeProcessGroup {
+  connect(): Promise<void>;
+  /** The element-wise sum over the ranks. */
+  allreduce(values: Float64Array): Promise<Float64Array>;
+  storeSet(key: string, value: string): Promise<void>;
+  /** Waits (up to the timeout) for a rank to set `key`. */
+  storeGet(key: string): Promise<string>;
+  readonly rank: number;
+  readonly worldSize: number;
+  readonly connected: boolean;
+  dispose(): void;
+  readonly disposed: boolean;
+  readonly busy: boolean;
+}
+
+/** model.distributed(op, ...): the gradient all-reduce of native/distributed.h. */
+export interface NativeDistributedOps {
+  (op: 'attach', group: NativeProcessGroup, options: { bucketBytes: number; overlap: boolean }): void;
+  (op: 'detach'): void;
+  /** duringBackward: buckets of the last step started before its backward pass ended (hooks). */
+  (op: 'info'): { attached: boolean; buckets?: number; bucketBytes?: number; duringBackward?: number; hooks?: boolean };
+  /** Rank 0's weights (the groups that train) to every rank. */
+  (op: 'broadcast', group: NativeProcessGroup): Promise<void>;
+}
+
+/** An int8 module of a quantized checkpoint (lib/models/quantize.ts): HF module name, weight (I8) and scale (F32) entries. */
+export interface NativeQuantizeModule {
+  module: string;
+  weight: { dtype: string; shape: number[]; begin: number; end: number };
+  scale: { dtype: string; shape: number[]; begin: number; end: number };
+}
+
+/** model.quantize(op, ...): int8 inference (native/quantize.h). */
+export interface NativeQuantizeOps {
+  (op: 'dynamic', engine?: string): Promise<{ engine: string; modules: number }>;
+  (op: 'load', path: string, modules: NativeQuantizeModule[], engine?: string): Promise<{ engine: string; modules: number }>;
+  (op: 'info'): { engine: string; modules: number } | null;
+  (op: 'off'): void;
+}
+
 export interface NativeModel {
   adapter: NativeAdapterOps;
   continual: NativeContinualOps;
+  distributed: NativeDistributedOps;
   /** The Batch as it is: the addon reads its own field names and checks every value. */
   forward(batch: Batch): Promise<NativeForwardResult>;
   trainStep(batches: Batch[], options: NativeStepOptions): Promise<NativeStepResult>;
@@ -192,6 +239,9 @@ export interface NativeBinding {
   /** `config`: the normalised config.json (lib/models/config.ts), read under its own names. */
   Model: new (config: BertConfig, options: NativeModelOptions) => NativeModel;
   SelfTest: new (size?: number) => NativeSelfTest;
+  ProcessGroup: new (options: NativeProcessGroupOptions) => NativeProcessGroup;
+  /** Whether this build can train across processes (c10d with Gloo's headers), and with NCCL. */
+  distributedInfo(): { c10d: boolean; gloo: boolean; nccl: boolean };
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -282,7 +332,7 @@ export function native(): NativeBinding {
 }
 
 const KNOWN_CODES = new Set<string>(['ERR_INVALID_ARG', 'ERR_DISPOSED', 'ERR_BUSY', 'ERR_TORCH', 'ERR_NATIVE',
-  'ERR_CHECKPOINT', 'ERR_IO', 'ERR_CONFIG', 'ERR_UNSUPPORTED', 'ERR_PARSE', 'ERR_TRAINING']);
+  'ERR_CHECKPOINT', 'ERR_IO', 'ERR_CONFIG', 'ERR_UNSUPPORTED', 'ERR_PARSE', 'ERR_TRAINING', 'ERR_DISTRIBUTED']);
 
 /**
  * Re-throws an error from the addon as a RootsError (TorchError for torch's own errors). Called

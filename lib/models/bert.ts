@@ -9,7 +9,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Batch } from '../batch.js';
 import { RootsError, describe } from '../errors.js';
-import { call, callSync, native, type NativeContinualOps, type NativeDistill, type NativeHead, type NativeModel, type NativeTensorEntry } from '../native.js';
+import { call, callSync, native, type NativeContinualOps, type NativeDistributedOps, type NativeDistill, type NativeHead, type NativeModel, type NativeTensorEntry } from '../native.js';
 import { readCheckpointIndex, type TensorIndex } from '../weights/index.js';
 import { atomicPath, writeFileAtomic } from '../util/atomic-write.js';
 import { type BertConfig, labelsOf, normalizeConfig, readConfig, withLabels } from './config.js';
@@ -270,6 +270,14 @@ export class BertPreTrainedModel {
       const run = () => { this.#use(null, true); return (this.nm.continual as (...a: unknown[]) => unknown)(...args); };
       return args[0] === 'fisher' ? call(run) : callSync(run);
     }) as NativeContinualOps;
+  }
+
+  /** Data parallelism (lib/distributed): the engine's gradient all-reduce; errors come back as RootsErrors. */
+  get distributed(): NativeDistributedOps {
+    return ((...args: unknown[]) => {
+      const run = () => (this.nm.distributed as (...a: unknown[]) => unknown)(...args);
+      return args[0] === 'broadcast' ? call(run) : callSync(run);
+    }) as NativeDistributedOps;
   }
 
   /** Matrix products in fp32 or bf16 autocast (fp32 weights and optimizer state either way). */

@@ -32,7 +32,7 @@ export interface TrainerState {
   epoch: number;
   totalSteps: number;
   /** Settings a resumed run must share with the original one. */
-  compat: { seed: number; batchSize: number; gradientAccumulationSteps: number; numFeatures: number };
+  compat: { seed: number; batchSize: number; gradientAccumulationSteps: number; numFeatures: number; worldSize?: number };
   metricName: string;
   greaterIsBetter: boolean;
   bestMetric: number | null;

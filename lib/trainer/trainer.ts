@@ -31,6 +31,7 @@
  * await new Trainer({ model: mlm, tokenizer, task: 'mlm', train: train.batches, eval: held.batches, args }).train();
  * ```
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -59,6 +60,8 @@ import { lockOutputDir, type OutputDirLock } from './lock.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { distillFor, resolveContinual, startContinual, stopContinual, type ResolvedContinual } from '../continual/index.js';
 import type { TrainerCallbacks, TrainerOptions, TrainResult } from './types.js';
+import type { ProcessGroup } from '../distributed/group.js';
+import { ShardedLoader } from '../distributed/sampler.js';
 
 export const LOG_FILE = 'trainer_log.jsonl';
 export const REPORT_FILE = 'report.html';
@@ -92,6 +95,10 @@ export class Trainer<E = unknown> {
   #lastEvaluation: { step: number; evaluation: Evaluation } | null = null;
   readonly #lock: OutputDirLock | null;
   readonly #continual: ResolvedContinual | null;
+  /** Data parallelism: this rank's group; null when training alone. */
+  readonly #dist: ProcessGroup | null;
+  /** Rank 0, or the only process: the one that writes files and evaluates. */
+  readonly #main: boolean;
   /** Smoothed tokens/s for the progress bar. */
   #tps = 0;
 
@@ -142,8 +149,11 @@ export class Trainer<E = unknown> {
     if (this.#lock && this.args.outputDir && resolve(this.#lock.dir) !== resolve(this.args.outputDir)) {
       throw new RootsError('ERR_INVALID_ARG', `options.lock locks ${this.#lock.dir}, not args.outputDir ${this.args.outputDir}`);
     }
-    this.#log = new JsonlLog(this.args.outputDir ? join(this.args.outputDir, LOG_FILE) : null);
-    this.#progress = new TrainingProgress({ mode: this.args.progress, stream: options.stream });
+    this.#dist = options.distributed ?? null;
+    this.#main = !this.#dist || this.#dist.isMain;
+    if (this.#dist && fromSource) throw new RootsError('ERR_UNSUPPORTED', `Data-parallel training of the ${this.task.name} task (a batch source) is not supported yet: train it in one process`);
+    this.#log = new JsonlLog(this.args.outputDir && this.#main ? join(this.args.outputDir, LOG_FILE) : null);
+    this.#progress = new TrainingProgress({ mode: this.#main ? this.args.progress : 'none', stream: options.stream });
   }
 
   /** The trainer state (global step, best metric, history ...); null before train(). */
@@ -192,10 +202,11 @@ export class Trainer<E = unknown> {
   async train(options: { resumeFromCheckpoint?: string | boolean } = {}): Promise<TrainResult> {
     const dir = this.args.outputDir;
     // One run per output folder: locked before anything in it is read or deleted.
-    const lock = dir && !this.#lock ? await lockOutputDir(dir, { log: (m) => this.#progress.log(m) }) : null;
+    const lock = dir && !this.#lock && this.#main ? await lockOutputDir(dir, { log: (m) => this.#progress.log(m) }) : null;
     try {
       return await this.#train(options);
     } finally {
+      this.#dist?.detach(this.model);
       await lock?.release();
     }
   }
@@ -205,14 +216,18 @@ export class Trainer<E = unknown> {
     this.#started = performance.now();
     this.#stopRequested = false;
     const resume = await Trainer.startingPoint(a.outputDir, { resumeFromCheckpoint: options.resumeFromCheckpoint, overwriteOutputDir: a.overwriteOutputDir });
-    if (a.outputDir) {
+    if (a.outputDir && this.#main) {
       await mkdir(a.outputDir, { recursive: true });
       await cleanStaleCheckpoints(a.outputDir);
     }
 
     // Data: features once and a seeded loader (its order is a function of seed and epoch), or the
     // batch source given (masked-LM: MlmBatches, the same contract).
-    const loader: BatchSource = this.trainSource ?? new DataLoader(this.trainFeatures, { batchSize: a.batchSize, tokenizer: this.tokenizer, shuffle: true, seed: a.seed, bucketing: a.groupByLength, padToMultipleOf: a.padToMultipleOf, numLabels: this.labels.size });
+    const loaderOptions = { batchSize: a.batchSize, tokenizer: this.tokenizer, shuffle: true, seed: a.seed, bucketing: a.groupByLength, padToMultipleOf: a.padToMultipleOf, numLabels: this.labels.size };
+    // Data parallelism: each rank its share of every global batch (lib/distributed/sampler.ts).
+    const loader: BatchSource = this.trainSource ?? (this.#dist
+      ? new ShardedLoader(this.trainFeatures, { ...loaderOptions, rank: this.#dist.rank, worldSize: this.#dist.worldSize })
+      : new DataLoader(this.trainFeatures, loaderOptions));
     const numRows = this.trainSource ? (this.trainSource.rows ?? this.trainSource.length) : this.trainFeatures.length;
     if (loader.length === 0) throw new RootsError('ERR_INVALID_ARG', 'The training examples produced no features');
     const accum = a.gradientAccumulationSteps;
@@ -229,16 +244,17 @@ export class Trainer<E = unknown> {
     if (resume) {
       state = await this.#restore(resume, state, loader);
       this.#progress.log(`Resuming from ${resume} (step ${state.globalStep} of ${totalSteps}, epoch ${state.epoch.toFixed(2)})`);
-    } else if (a.outputDir) {
+    } else if (a.outputDir && this.#main) {
       for (const c of await listCheckpoints(a.outputDir)) await deleteCheckpoint(c.path);
       await rm(join(a.outputDir, REPORT_FILE), { force: true });
       this.#log.truncateAfter(-1);
     }
     this.#state = state;
+    if (this.#dist) await this.#joinGroup(this.#dist);
 
     const what = this.trainSource ? `${numRows} blocks` : `${this.trainExamples.length} examples${numRows !== this.trainExamples.length ? ` (${numRows} windows)` : ''}`;
     this.#progress.log(`Training ${this.task.name}: ${what}, ${totalSteps} optimizer steps ` +
-      `(${stepsPerEpoch} per epoch, batch ${a.batchSize}${accum > 1 ? ` x ${accum} accumulation` : ''}${a.groupByLength && !this.trainSource ? ', grouped by length' : ''}), lr ${a.learningRate} ${a.lrScheduler}` +
+      `(${stepsPerEpoch} per epoch, batch ${a.batchSize}${this.#dist ? ` x ${this.#dist.worldSize} processes` : ''}${accum > 1 ? ` x ${accum} accumulation` : ''}${a.groupByLength && !this.trainSource ? ', grouped by length' : ''}), lr ${a.learningRate} ${a.lrScheduler}` +
       `${schedule.warmupSteps ? ` with ${schedule.warmupSteps} warmup steps` : ''}, ${this.model.precision}, ${this.model.device}`);
     this.#progress.start(totalSteps, state.globalStep, { epoch: state.epoch, loss: null, learningRate: learningRateAt(schedule, Math.min(state.globalStep, totalSteps - 1)), tokensPerSecond: 0 });
 
@@ -278,8 +294,11 @@ export class Trainer<E = unknown> {
           // Evaluate, keep the best, stop early, save.
           const evalDue = (a.evalStrategy === 'steps' && state.globalStep % a.evalSteps! === 0) || (a.evalStrategy === 'epoch' && endOfEpoch);
           const saveDue = (a.saveStrategy === 'steps' && state.globalStep % a.saveSteps! === 0) || (a.saveStrategy === 'epoch' && endOfEpoch);
+          // Data parallelism: a stop asked of any rank stops all after this step (rank 0 saves first).
+          if (this.#dist) this.#stopRequested = (await this.#dist.allreduce([this.#stopRequested ? 1 : 0]))[0] > 0;
           let stopEarly = false;
-          if (evalDue) stopEarly = await this.#evaluateDuringTraining(state);
+          if (evalDue && this.#main) stopEarly = await this.#evaluateDuringTraining(state);
+          if (evalDue && this.#dist) stopEarly = (await this.#dist.allreduce([stopEarly ? 1 : 0]))[0] > 0;  // rank 0's early stopping, for all
           if (saveDue || (this.#stopRequested && a.outputDir)) await this.#saveCheckpoint(state);
           segmentStart = performance.now();
 
@@ -290,11 +309,11 @@ export class Trainer<E = unknown> {
       }
 
       // The end: a last evaluation if the final weights were never scored, then the best weights back.
-      if (stopReason !== 'stopped' && a.evalStrategy !== 'no' && state.lastEvalStep !== state.globalStep) {
+      if (this.#main && stopReason !== 'stopped' && a.evalStrategy !== 'no' && state.lastEvalStep !== state.globalStep) {
         await this.#evaluateDuringTraining(state);
         if (a.saveStrategy !== 'no' && state.bestStep === state.globalStep) await this.#saveCheckpoint(state);
       }
-      if (stopReason !== 'stopped' && a.loadBestModelAtEnd && state.bestCheckpoint && state.bestStep !== state.globalStep) {
+      if (this.#main && stopReason !== 'stopped' && a.loadBestModelAtEnd && state.bestCheckpoint && state.bestStep !== state.globalStep) {
         this.#progress.log(`Loading the best checkpoint ${state.bestCheckpoint} (${a.metricForBestModel} ${state.bestMetric?.toFixed(4)} at step ${state.bestStep})`);
         await this.model.loadWeights(join(state.bestCheckpoint, MODEL_FILE), { log: null });
       }
@@ -322,7 +341,7 @@ export class Trainer<E = unknown> {
     };
     this.#log.append({ type: 'end', step: state.globalStep, epoch: state.epoch, reason: stopReason, trainLoss: this.#result.trainLoss, tokensPerSecond: this.#result.tokensPerSecond, wallSeconds: this.#result.wallSeconds, bestStep: state.bestStep, bestMetric: state.bestMetric });
     if (stopReason === 'early-stopping') this.#progress.log(`Stopped early at step ${state.globalStep}: ${a.metricForBestModel} did not improve for ${a.earlyStopping!.patience} evaluations (best ${state.bestMetric?.toFixed(4)} at step ${state.bestStep})`);
-    if (a.outputDir && a.report) await this.writeReport();
+    if (a.outputDir && a.report && this.#main) await this.writeReport();
     return this.#result;
   }
 
@@ -424,7 +443,7 @@ export class Trainer<E = unknown> {
     const a = this.args;
     return {
       version: 1, task: this.task.name, globalStep: 0, loader: { seed: a.seed, epoch: 0, position: 0 }, epoch: 0, totalSteps,
-      compat: { seed: a.seed, batchSize: a.batchSize, gradientAccumulationSteps: a.gradientAccumulationSteps, numFeatures },
+      compat: { seed: a.seed, batchSize: a.batchSize, gradientAccumulationSteps: a.gradientAccumulationSteps, numFeatures, worldSize: this.#dist?.worldSize ?? 1 },
       metricName: a.metricForBestModel, greaterIsBetter: a.greaterIsBetter,
       bestMetric: null, bestStep: null, bestCheckpoint: null, bestEvaluation: null, patienceCounter: 0,
       consecutiveNonFinite: 0, skippedSteps: 0,
@@ -435,6 +454,25 @@ export class Trainer<E = unknown> {
   }
 
 
+  /**
+   * Data parallelism, at the start: every rank must train the same config on the same data (a hash
+   * of both, compared with rank 0's), from rank 0's weights; then the model's steps all-reduce.
+   */
+  async #joinGroup(dist: ProcessGroup): Promise<void> {
+    const h = createHash('sha256');
+    const { outputDir: _, progress: __, ...args } = this.args;
+    h.update(JSON.stringify({ args, task: this.task.name, config: this.model.config, labels: this.labels.size, frozen: this.model.parameters().filter((p) => !p.trainable).length }));
+    for (const f of this.trainFeatures) {
+      h.update(new Uint8Array(Int32Array.from(f.inputIds).buffer));
+      if (f.labels) h.update(new Uint8Array(Int32Array.from(f.labels).buffer));
+      h.update(JSON.stringify([f.label ?? null, f.labelIds ?? null, f.slotLabels ? Array.from(f.slotLabels) : null, f.tokenTypeIds ? Array.from(f.tokenTypeIds) : null,
+        f.maskPosition ?? null, f.startPosition ?? null, f.endPosition ?? null, f.entityPositions ?? null]));
+    }
+    await dist.checkSame('config and data (the training arguments, the model config and the encoded training set)', h.digest('hex'));
+    dist.attach(this.model);
+    await dist.broadcastWeights(this.model);
+  }
+
   /** Loads weights, optimizer state and trainer state from a checkpoint and positions the loader. */
   async #restore(dir: string, fresh: TrainerState, loader: BatchSource): Promise<TrainerState> {
     const saved = await readTrainerState(dir);
@@ -443,6 +481,9 @@ export class Trainer<E = unknown> {
         const what = k === 'numFeatures' ? (this.trainSource ? 'training blocks' : 'training windows') : k;
         throw new RootsError('ERR_CONFIG', `Cannot resume from ${dir}: it was written with ${what} ${saved.compat[k]} but this run has ${fresh.compat[k]} (the same data, seed, batchSize and gradientAccumulationSteps (--seed, --batch-size, --grad-accum) are needed to continue exactly)`);
       }
+    }
+    if ((saved.compat.worldSize ?? 1) !== fresh.compat.worldSize) {
+      throw new RootsError('ERR_CONFIG', `Cannot resume from ${dir}: it was written by ${saved.compat.worldSize ?? 1} data-parallel process(es), this run has ${fresh.compat.worldSize} (the global batch and each rank's share of the data depend on it): resume with the same --nproc-per-node / WORLD_SIZE`);
     }
     if (saved.task !== this.task.name) throw new RootsError('ERR_CONFIG', `Cannot resume from ${dir}: it is a ${saved.task} checkpoint, this is a ${this.task.name} run`);
     await this.model.loadWeights(join(dir, MODEL_FILE), { log: null });
@@ -550,7 +591,7 @@ export class Trainer<E = unknown> {
   /** Writes checkpoint-<step> (never while the last steps were non-finite), then rotates old ones. */
   async #saveCheckpoint(state: TrainerState): Promise<void> {
     const dir = this.args.outputDir;
-    if (!dir) return;
+    if (!dir || !this.#main) return;
     if (state.consecutiveNonFinite > 0) {
       this.#progress.log(`warning: step ${state.globalStep}: not saving a checkpoint after a non-finite step; the last good one stays the newest`);
       return;

@@ -2,6 +2,7 @@
 import type { BertPreTrainedModel, StepResult } from '../models/bert.js';
 import type { Tokenizer } from '../tokenizer/index.js';
 import type { ContinualOptions } from '../continual/index.js';
+import type { ProcessGroup } from '../distributed/group.js';
 import type { TaskName } from '../tasks/index.js';
 import type { BatchSource, Evaluation, Task } from '../tasks/task.js';
 import type { TrainingArgs } from './args.js';
@@ -47,6 +48,12 @@ export interface TrainerOptions<E = unknown> {
   lock?: OutputDirLock;
   /** Continual learning (lib/continual): EWC, L2-SP and LwF, combinable; replay is data (mixReplay). */
   continual?: ContinualOptions;
+  /**
+   * Data parallelism (lib/distributed): this rank's process group. Each rank trains on its share of
+   * every global batch (batchSize rows per rank), gradients averaged in the native step; rank 0 alone
+   * writes checkpoints, logs and the report and evaluates.
+   */
+  distributed?: ProcessGroup;
 }
 
 export interface TrainResult {
