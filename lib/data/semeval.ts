@@ -54,16 +54,16 @@ const MARKER_STYLES = [
 export function parseMarkedText(marked: string, where = 'text'): { text: string; e1: RelationSpan; e2: RelationSpan } {
   const style = MARKER_STYLES.find((s) => marked.includes(s.open1) || marked.includes(s.open2) || marked.includes(s.close1) || marked.includes(s.close2));
   if (!style) throw new RootsError('ERR_PARSE', `${where}: no entity markers; mark the two entities as <e1>…</e1> and <e2>…</e2> (or [E1]…[/E1] and [E2]…[/E2]), or give the spans (e1, e2)`);
+  const other = MARKER_STYLES.find((s) => s !== style)!;
+  for (const m of [other.open1, other.close1, other.open2, other.close2]) {
+    if (marked.includes(m)) throw new RootsError('ERR_PARSE', `${where}: mixes ${style.open1} markers with ${m}; use one style`);
+  }
   const found: { marker: string; at: number }[] = [];
   for (const marker of [style.open1, style.close1, style.open2, style.close2]) {
     const at = marked.indexOf(marker);
     if (at < 0) throw new RootsError('ERR_PARSE', `${where}: the marker ${marker} is missing (each of ${style.open1} ${style.close1} ${style.open2} ${style.close2} must occur exactly once)`);
     if (marked.indexOf(marker, at + 1) >= 0) throw new RootsError('ERR_PARSE', `${where}: the marker ${marker} occurs more than once (each of ${style.open1} ${style.close1} ${style.open2} ${style.close2} must occur exactly once)`);
     found.push({ marker, at });
-  }
-  const other = MARKER_STYLES.find((s) => s !== style)!;
-  for (const m of [other.open1, other.close1, other.open2, other.close2]) {
-    if (marked.includes(m)) throw new RootsError('ERR_PARSE', `${where}: mixes ${style.open1} markers with ${m}; use one style`);
   }
   const [o1, c1, o2, c2] = found;
   if (c1.at < o1.at) throw new RootsError('ERR_PARSE', `${where}: ${style.close1} comes before ${style.open1}`);
