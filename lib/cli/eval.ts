@@ -17,6 +17,7 @@ import { evaluateIntentSlots } from '../tasks/intent-slots.js';
 import { evaluateNer } from '../tasks/ner.js';
 import { evaluateTextClassification } from '../tasks/text-classification.js';
 import { evaluateQuestionAnswering } from '../tasks/question-answering.js';
+import { evalRelation } from './relation.js';
 import type { QaExample } from '../data/squad.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -102,6 +103,7 @@ const EVALUATORS: Record<CliTaskName, (x: EvalInput) => Promise<EvalOutput>> = {
     return { result, text: `${official}\n(SQuAD v1.1 exact match and F1 in percent, ${questions.length} questions, ${o.data})\n`, predictions: `${JSON.stringify(ev.details.predictions)}\n` };
   },
 
+  'relation-classification': evalRelation,
 
   async 'intent-slots'({ model, tokenizer, examples, batchSize, maxLength, o }) {
     const ev = await evaluateIntentSlots(model, tokenizer, examples as IntentSlotExample[], { batchSize, maxLength, scheme: o.strict as TaggingScheme | undefined });

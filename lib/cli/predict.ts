@@ -26,6 +26,7 @@ import { Tokenizer } from '../tokenizer/index.js';
 import { ENCODING_PARSER } from './data.js';
 import { TASKS, flagName, modelTask, type ModelTaskName } from './tasks.js';
 import { qaInputs, qaPredictor } from './question-answering.js';
+import { relationPredictor } from './relation.js';
 import type { FileEncoding } from '../data/readers.js';
 
 export interface PredictCommandOptions {
@@ -91,6 +92,7 @@ async function inChunks<I, R>(pipe: { dispose(): void }, inputs: readonly I[], c
 
 const PREDICTORS: Record<ModelTaskName, { flags: readonly (keyof PredictCommandOptions)[]; run(r: PredictRun): Promise<void> }> = {
   'question-answering': qaPredictor,
+  'relation-classification': relationPredictor,
   ner: {
     flags: ['aggregation'],
     async run({ dir, inputs, load, o, emit }) {

@@ -25,16 +25,18 @@ import type { Task } from '../tasks/task.js';
 import { QUESTION_ANSWERING_METRICS, QuestionAnsweringTask } from '../tasks/question-answering.js';
 import type { CliIO } from './common.js';
 import { promptClassification } from './prompt.js';
+import { relationClassification } from './relation.js';
+import type { Tokenizer } from '../tokenizer/index.js';
 import { readQuestions, readTagged, readTexts, readUtterances, type DataFlags } from './data.js';
 import type { TrainCommandOptions, TrainSummary } from './train.js';
 
-export type CliTaskName = 'ner' | 'text-classification' | 'intent-slots' | 'question-answering';
+export type CliTaskName = 'ner' | 'text-classification' | 'intent-slots' | 'question-answering' | 'relation-classification';
 
 /** The flags only some tasks take; giving one to another task is an error naming its tasks. */
 export const TASK_FLAGS = [
   'tokenColumn', 'tagColumn', 'scheme', 'labelAllTokens', 'textColumn', 'textPairColumn', 'labelColumn', 'labelSeparator',
   'trecLabels', 'multiLabel', 'threshold', 'classWeights', 'slotLossWeight', 'template', 'verbalizer', 'shots', 'demonstrations',
-  'docStride', 'maxAnswerLength',
+  'docStride', 'maxAnswerLength', 'typedMarkers', 'relationPooling',
 ] as const;
 export type TaskFlag = (typeof TASK_FLAGS)[number];
 
@@ -66,6 +68,8 @@ export interface TaskPlan<E> {
   summary(model: BertPreTrainedModel): Partial<TrainSummary>;
   /** Metrics of the closing line. */
   headline: readonly string[];
+  /** Fits the loaded model and tokenizer to the task (relation classification: entity markers in both); may replace (and dispose) the model. */
+  prepare?(model: BertPreTrainedModel, tokenizer: Tokenizer): { model: BertPreTrainedModel; tokenizer: Tokenizer };
 }
 
 /** A model class as the rows use it. */
@@ -189,7 +193,9 @@ const questionAnswering: TaskRow<QaExample> = {
 };
 
 /** Every task, by the name `--task` takes. */
-export const TASKS: Readonly<Record<CliTaskName, TaskRow>> = { ner, 'text-classification': textClassification, 'intent-slots': intentSlots, 'question-answering': questionAnswering };
+export const TASKS: Readonly<Record<CliTaskName, TaskRow>> = { ner, 'text-classification': textClassification, 'intent-slots': intentSlots, 'question-answering': questionAnswering,
+  'relation-classification': relationClassification as TaskRow,
+};
 
 /** Tasks `roots train` runs whose folders eval and predict do not take as their own (prompt.ts). */
 export type TrainOnlyTaskName = 'prompt-classification';
