@@ -25,6 +25,7 @@ import { lockOutputDir, type OutputDirLock } from '../trainer/lock.js';
 import { formatDuration } from '../trainer/log.js';
 import { SCHEDULES } from '../trainer/schedule.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
+import { LAUNCHED_ENV, ProcessGroup, distributedEnv, launchWorkers, withoutNprocFlag } from '../distributed/index.js';
 import {
   DEVICE_PARSER, FREEZE_PARSER, freezeStrategy, parsers, processIO, registerCommand, resolveModelDir, resolvePrecision,
   type CliIO,
@@ -85,6 +86,9 @@ export interface TrainCommandOptions extends DataFlags, PeftFlags, ContinualFlag
   maxTrainSamples?: number;
   maxEvalSamples?: number;
   resume?: string | boolean;
+  nprocPerNode?: number;
+  distTimeout?: number;
+  bucketMb?: number;
   overwrite?: boolean;
   progress?: 'auto' | 'bar' | 'plain' | 'none';
   threads?: number;
@@ -146,6 +150,9 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'maxTrainSamples', flags: '--max-train-samples <n>', help: 'train on the first N examples (quick runs)', parse: parsers.positiveInt },
   { key: 'maxEvalSamples', flags: '--max-eval-samples <n>', help: 'evaluate on the first N dev and test examples', parse: parsers.positiveInt },
   { key: 'resume', flags: '--resume [checkpoint]', help: 'continue from a checkpoint folder (default: the newest in --out)', parse: (v) => (typeof v === 'boolean' ? v : parsers.string(v)) },
+  { key: 'nprocPerNode', flags: '--nproc-per-node <n>', help: 'data parallelism: start N workers on this machine, each training on its share of every batch (global batch = N x --batch-size x --grad-accum; rank 0 writes --out); across machines, start roots train under torchrun (README)', parse: parsers.positiveInt },
+  { key: 'distTimeout', flags: '--dist-timeout <s>', help: 'data parallelism: seconds the rendezvous and each all-reduce may wait before the run fails (default 300; ROOTS_DIST_TIMEOUT)', parse: parsers.number(0) },
+  { key: 'bucketMb', flags: '--bucket-mb <m>', help: 'data parallelism: MiB of gradients per all-reduce bucket (default 25, as PyTorch DDP)', parse: parsers.number(0) },
   { key: 'overwrite', flags: '--overwrite', help: 'start over in an --out folder that holds checkpoints of an earlier run', parse: parsers.boolean },
   { key: 'progress', flags: '--progress <mode>', help: 'auto (a bar on a terminal), bar, plain or none (default auto)', parse: parsers.choice(['auto', 'bar', 'plain', 'none'] as const) },
   { key: 'threads', flags: '--threads <n>', help: 'LibTorch threads (default: all processors)', parse: parsers.positiveInt },
@@ -208,8 +215,12 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
     throw new RootsError('ERR_CONFIG', `--max-length ${o.maxLength} exceeds the ${folder.max_position_embeddings} positions of ${modelDir} (config.json's max_position_embeddings)`);
   }
   if (o.threads) setNumThreads(o.threads);
+  // Data parallelism: this process is one rank of a group when torchrun's variables are set (lib/distributed).
+  const dist = distributedEnv(process.env, { timeoutSeconds: o.distTimeout });
+  const main = !dist || dist.rank === 0;
 
-  const lock = await lockOutputDir(o.out, { label: `--out ${o.out}`, log: (m) => io.err(m + '\n') });
+  const lock = main ? await lockOutputDir(o.out, { label: `--out ${o.out}`, log: (m) => io.err(m + '\n') }) : undefined;
+  let group: ProcessGroup | undefined;
   try {
     // The Trainer's rule for the folder (earlier checkpoints need --resume or --overwrite), asked
     // before the data is read and the model loaded.
@@ -240,12 +251,14 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
       }
     }
     try {
-      return await trainModel(model, tokenizer, row, plan, modelDir, o as TrainCommandOptions & { out: string }, io, lock, hooks);
+      if (dist) group = await ProcessGroup.connect(dist, { device: model.device, bucketBytes: o.bucketMb ? Math.max(4, Math.round(o.bucketMb * 2 ** 20)) : undefined });
+      return await trainModel(model, tokenizer, row, plan, modelDir, o as TrainCommandOptions & { out: string }, io, lock, hooks, group);
     } finally {
       model.dispose();
     }
   } finally {
-    await lock.release();
+    group?.dispose();
+    await lock?.release();
   }
 }
 
@@ -260,7 +273,7 @@ async function loadModel(row: TaskRow, plan: TaskPlan<unknown>, modelDir: string
   const model = await row.model.fromPretrained(modelDir, {
     ...options,
     labels: covers ? undefined : plan.labels, slotLabels: covers ? undefined : plan.slotLabels, ignoreMismatchedSizes: !covers,
-    device: (o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision), seed: o.seed ?? 42, log: (m) => io.err(m + '\n'),
+    device: (o.device === 'cuda' && process.env.LOCAL_RANK ? `cuda:${process.env.LOCAL_RANK}` : o.device ?? 'auto') as Device, precision: resolvePrecision(o.precision), seed: o.seed ?? 42, log: (m) => io.err(m + '\n'),
   });
   if (folderLabels && !covers) {
     io.err(`The labels of ${modelDir} (${folderLabels.join(', ')}) do not cover the data's; the classification head${plan.slotLabels ? 's start' : ' starts'} ` +
@@ -272,7 +285,7 @@ async function loadModel(row: TaskRow, plan: TaskPlan<unknown>, modelDir: string
 /** Trains `model` (owned by the caller), saves it, scores the test set, writes results.json. */
 async function trainModel(
   model: BertPreTrainedModel, tokenizer: Tokenizer, row: TaskRow, plan: TaskPlan<unknown>, modelDir: string,
-  o: TrainCommandOptions & { out: string }, io: CliIO, lock: OutputDirLock, hooks: { onTrainer?: (t: Trainer) => void },
+  o: TrainCommandOptions & { out: string }, io: CliIO, lock: OutputDirLock | undefined, hooks: { onTrainer?: (t: Trainer) => void }, group?: ProcessGroup,
 ): Promise<TrainSummary> {
   if (tokenizer.vocabSize > model.config.vocab_size) {
     throw new RootsError('ERR_CONFIG', `${modelDir}: the tokenizer has ${tokenizer.vocabSize} tokens but config.json's vocab_size is ${model.config.vocab_size}`);
@@ -283,7 +296,7 @@ async function trainModel(
   const continual = o.continualFrom ? await continualOptions(model, row, continualMethods(o), o, trainerFor, io) : null;
   let outcome: Awaited<ReturnType<typeof trainSaveAndTest>>;
   try {
-    const trainer = new Trainer({ model, tokenizer, train: plan.data.train, eval: plan.data.dev ?? undefined, task: plan.task, args, lock, continual: continual?.options });
+    const trainer = new Trainer({ model, tokenizer, train: plan.data.train, eval: plan.data.dev ?? undefined, task: plan.task, args, lock, continual: continual?.options, distributed: group });
     hooks.onTrainer?.(trainer);
     outcome = await trainSaveAndTest(trainer, o, plan.data.test, io);
     if ((continual?.options.ewc || o.saveFisher) && outcome.result.stopReason !== 'stopped') await saveFisher(model, trainerFor, plan.data.train, continual?.earlierTasks ?? 0, o.out, o, io);
@@ -299,6 +312,7 @@ async function trainModel(
     precision: model.precision, device: model.device, parameters: model.numParameters,
     ...(model.activeAdapter ? { adapter: model.adapters().find((a) => a.name === model.activeAdapter) } : {}),
   };
+  if (group && !group.isMain) return summary;  // rank 0 writes and reports
   await writeJsonAtomic(join(o.out, 'results.json'), summary);
   if (o.json) io.out(JSON.stringify(summary, null, 2) + '\n');
   else {
@@ -332,6 +346,7 @@ export async function trainSaveAndTest<E>(
     io.err(`Stopped at step ${result.globalStep}; resume with the same command and --resume\n`);
     process.exitCode = 130;
   }
+  if (!trainer.isMainProcess) return { result, devMetrics: null, testMetrics: null };  // data parallelism: rank 0 saves and tests
   await trainer.saveModel(o.out);
   const devMetrics = result.evaluation?.metrics ?? null;
   if (result.evaluation?.report && !o.json) io.out(`\nDev (${o.dev}):\n${result.evaluation.report}`);
@@ -364,5 +379,16 @@ export function trainingArgs(o: TrainCommandOptions, d: { hasDev: boolean; maxLe
 export function registerTrain(program: Command, io: CliIO = processIO): void {
   registerCommand<TrainCommandOptions>(program, 'train',
     'train a model: NER (CoNLL), text classification (TSV/CSV/JSONL/TREC; pairs, multi-label) or joint intent + slots (seq.in/seq.out/label); --model may be a folder with only config.json and a vocabulary (fresh start)',
-    SPECS, (o) => runTrain(o, io));
+    SPECS, (o) => (o.nprocPerNode && process.env[LAUNCHED_ENV] === undefined ? runWorkers(o.nprocPerNode, io) : runTrain(o, io)));
+}
+
+/**
+ * `roots train --nproc-per-node N`: this command again in N workers with torchrun's environment
+ * (lib/distributed/launch.ts); every worker stops when one fails, and the command fails with it.
+ */
+async function runWorkers(n: number, io: CliIO): Promise<void> {
+  const script = process.argv[1];
+  io.err(`Starting ${n} data-parallel workers on this machine (rank 0 writes the output)\n`);
+  const code = await launchWorkers({ nproc: n, command: [script, ...withoutNprocFlag(process.argv.slice(2))], log: (m) => io.err(m + '\n') });
+  if (code !== 0) throw new RootsError('ERR_DISTRIBUTED', `roots train --nproc-per-node ${n}: a worker failed (exit code ${code}); the others were stopped`);
 }

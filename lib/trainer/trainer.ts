@@ -156,6 +156,11 @@ export class Trainer<E = unknown> {
     this.#progress = new TrainingProgress({ mode: this.#main ? this.args.progress : 'none', stream: options.stream });
   }
 
+  /** False on the data-parallel ranks other than 0, which neither write files nor evaluate (options.distributed). */
+  get isMainProcess(): boolean {
+    return this.#main;
+  }
+
   /** The trainer state (global step, best metric, history ...); null before train(). */
   get state(): Readonly<TrainerState> | null {
     return this.#state;
