@@ -26,7 +26,7 @@ import { createInterface, type Interface } from 'node:readline';
 import type { Batch } from '../lib/batch.js';
 import { corpusBatches } from '../lib/data/mlm.js';
 import { info } from '../lib/info.js';
-import { BertForMaskedLM, type Precision } from '../lib/models/bert.js';
+import { BertForMaskedLM, type TrainPrecision as Precision } from '../lib/models/bert.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { findTorchPython } from '../scripts/find-python.mjs';
 

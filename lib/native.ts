@@ -32,6 +32,8 @@ export interface NativeInfo {
   parallelInfo: string;
   buildConfig: string;
   napiVersion: number;
+  /** int8 inference's quantized engines, preferred first (x86, fbgemm, onednn, qnnpack; native/quantize.h). */
+  quantizedEngines: string[];
 }
 
 /** The heads the native model builds: BertModel and the BertFor* classes. */
@@ -174,6 +176,7 @@ export interface NativeQuantizeOps {
 
 export interface NativeModel {
   adapter: NativeAdapterOps;
+  quantize: NativeQuantizeOps;
   continual: NativeContinualOps;
   distributed: NativeDistributedOps;
   /** The Batch as it is: the addon reads its own field names and checks every value. */

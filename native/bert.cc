@@ -3,6 +3,7 @@
 #include "relation.h"
 #include "dropout.h"
 #include "kernels.h"
+#include "quantize.h"
 
 #include <cmath>
 #include <limits>
@@ -252,7 +253,11 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
 
   for (int64_t i = 0; i < c.num_hidden_layers; i++) {
     const std::string l = "bert.encoder.layer." + std::to_string(i) + ".";
-    auto qkv = adapters_->linear(x, P(l + "attention.self.qkv.weight"), P(l + "attention.self.qkv.bias"), i, Site::kQkv);
+    // The four products of a layer: int8 when quantized (quantize.h; forward() allows it in eval only).
+    auto linear = [&](const torch::Tensor& in, const std::string& n, Site s) {
+      return quantized_ ? quantized_->linear(in, i, s) : adapters_->linear(in, P(l + n + ".weight"), P(l + n + ".bias"), i, s);
+    };
+    auto qkv = linear(x, "attention.self.qkv", Site::kQkv);
     // unbind, not three selects: its backward stacks the three gradients in one copy, where
     // each select's backward would zero-fill and copy a tensor the size of all three.
     auto parts = qkv.view({B, T, 3, nh, hd}).unbind(2);
@@ -287,7 +292,7 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
       ctx = at::matmul(probs, v);
     }
     ctx = ctx.permute({0, 2, 1, 3}).reshape({B, T, H});
-    auto a = adapters_->linear(ctx, P(l + "attention.output.dense.weight"), P(l + "attention.output.dense.bias"), i, Site::kAttnOut);
+    auto a = linear(ctx, "attention.output.dense", Site::kAttnOut);
     // LayerNorm(dropout(a) + x): one pass forward and one backward when fused.
     auto addNorm = [&](torch::Tensor y, const torch::Tensor& res, const std::string& ln) {
       if (fused_)
@@ -297,8 +302,8 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
       return at::layer_norm(y + res, {H}, P(ln + ".weight"), P(ln + ".bias"), c.layer_norm_eps);
     };
     auto x1 = addNorm(a, x, l + "attention.output.LayerNorm");
-    auto h = act(adapters_->linear(x1, P(l + "intermediate.dense.weight"), P(l + "intermediate.dense.bias"), i, Site::kInter));
-    auto o = adapters_->linear(h, P(l + "output.dense.weight"), P(l + "output.dense.bias"), i, Site::kOut);
+    auto h = act(linear(x1, "intermediate.dense", Site::kInter));
+    auto o = linear(h, "output.dense", Site::kOut);
     x = addNorm(o, x1, l + "output.LayerNorm");
   }
   (void)scale;
@@ -317,6 +322,10 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
   const auto& c = config_;
   const int64_t B = b.batch, T = b.seq, H = c.hidden_size;
   const double pc = train ? (c.classifier_dropout >= 0 ? c.classifier_dropout : c.hidden_dropout_prob) : 0.0;
+  if (quantized_ && train)
+    throw RootsException("ERR_UNSUPPORTED", "this model is quantized (int8) for inference and cannot train; load its fp32 folder (or call setPrecision('fp32')) to train");
+  if (quantized_ && !adapters_->active().empty())
+    throw RootsException("ERR_UNSUPPORTED", "int8 inference runs the base model alone; adapter '" + adapters_->active() + "' is set (merge it into the fp32 model and quantize the result)");
   auto x = encoder(b, train);
   ForwardOut out;
   auto pooled = [&]() {

@@ -13,6 +13,8 @@
 
 namespace roots {
 
+class QuantizedLinears;  // quantize.h
+
 // The config.json fields (Hugging Face's BertConfig) that change the computation, plus the head
 // and the seed, which config.json does not hold. model_wrap.cc reads each under its config.json
 // name and requires it: the defaults live in one place, lib/models/config.ts.
@@ -137,6 +139,9 @@ class Bert {
   std::vector<ParamGroup>& groups() { return adapters_->stepGroups(groups_); }
   // LoRA, (IA)3, prefix and BitFit adapters on this base, one used per call.
   Adapters& adapters() { return *adapters_; }
+  // int8 inference (quantize.h): the encoder's linear layers run int8 while set; null: fp32.
+  void setQuantized(std::shared_ptr<QuantizedLinears> q) { quantized_ = std::move(q); }
+  const QuantizedLinears* quantized() const { return quantized_.get(); }
   // EWC / L2-SP penalties and the Fisher (continual.h); applied to the base's groups only.
   ContinualState continual;
   // Data parallelism (distributed.h): the gradient all-reduce while the model trains in a process
@@ -172,6 +177,7 @@ class Bert {
   std::map<std::string, std::pair<size_t, std::pair<int64_t, int64_t>>> namedToLeaf_;  // name -> (leaf, [row0, rows))
   int64_t step_ = 0;
   std::unique_ptr<Adapters> adapters_;
+  std::shared_ptr<QuantizedLinears> quantized_;
   uint64_t dropoutSeed_ = 0, dropoutSite_ = 0;
   // Pending parameter shapes before allocate().
   struct Spec { std::string name; std::vector<int64_t> shape; bool decay; };

@@ -40,9 +40,11 @@ void WriteSafetensors(const std::string& path, const std::vector<std::pair<std::
   h << "}";
   int64_t offset = 0;
   for (const auto& [name, t] : tensors) {
-    auto c = t.detach().to(torch::kCPU, torch::kFloat32).contiguous();
-    int64_t bytes = c.numel() * 4;
-    h << ",\"" << JsonEscape(name) << "\":{\"dtype\":\"F32\",\"shape\":[";
+    // int8 stays int8 (a quantized checkpoint's weights, native/quantize.h); the rest is written as float32.
+    const bool i8 = t.scalar_type() == torch::kInt8;
+    auto c = t.detach().to(torch::kCPU, i8 ? torch::kInt8 : torch::kFloat32).contiguous();
+    int64_t bytes = c.numel() * c.element_size();
+    h << ",\"" << JsonEscape(name) << "\":{\"dtype\":\"" << (i8 ? "I8" : "F32") << "\",\"shape\":[";
     for (int64_t i = 0; i < c.dim(); i++) h << (i ? "," : "") << c.size(i);
     h << "],\"data_offsets\":[" << offset << "," << offset + bytes << "]}";
     offset += bytes;
@@ -58,7 +60,7 @@ void WriteSafetensors(const std::string& path, const std::vector<std::pair<std::
   for (int i = 0; i < 8; i++) len[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);  // little-endian
   f.write(reinterpret_cast<const char*>(len), 8);
   f.write(header.data(), static_cast<std::streamsize>(header.size()));
-  for (const auto& c : data) f.write(static_cast<const char*>(c.data_ptr()), c.numel() * 4);
+  for (const auto& c : data) f.write(static_cast<const char*>(c.data_ptr()), c.numel() * c.element_size());
   f.flush();
   if (!f) throw RootsException("ERR_IO", "writing " + path + " failed (disk full?)");
 }
@@ -71,6 +73,7 @@ torch::Tensor ReadSafetensorsEntry(std::ifstream& f, int64_t fileSize, const Ten
   else if (e.dtype == "BF16") { elem = 2; type = torch::kBFloat16; }
   else if (e.dtype == "F64") { elem = 8; type = torch::kFloat64; }
   else if (e.dtype == "I64") { elem = 8; type = torch::kInt64; }
+  else if (e.dtype == "I8") { elem = 1; type = torch::kInt8; }  // a quantized checkpoint's weights (quantize.h)
   else throw RootsException("ERR_CHECKPOINT", path + ": tensor " + e.target + " has dtype " + e.dtype + " (expected F32, F16, BF16 or F64)");
   int64_t numel = 1;
   for (auto d : e.shape) numel *= d;

@@ -1,5 +1,6 @@
 // info(), setNumThreads(), liveObjects(): what this build of the addon can do.
 #include "common.h"
+#include "quantize.h"
 
 // ROOTS_WITH_CUDA: built with the CUDA headers. Only the CUDA runtime's header is needed (not
 // cuBLAS & co., which ATen/cuda/CUDAContext.h would pull in): a PyTorch wheel's LibTorch plus a bare
@@ -53,6 +54,9 @@ static Napi::Value Info(const Napi::CallbackInfo& info) {
     o.Set("numInteropThreads", Napi::Number::New(env, at::get_num_interop_threads()));
     o.Set("parallelInfo", Napi::String::New(env, at::get_parallel_info()));
     o.Set("buildConfig", Napi::String::New(env, at::show_config()));
+    Napi::Array qe = Napi::Array::New(env);  // int8 inference's engines, preferred first (quantize.h)
+    for (const auto& e : QuantizedLinears::Engines()) qe.Set(qe.Length(), e);
+    o.Set("quantizedEngines", qe);
     o.Set("napiVersion", Napi::Number::New(env, NAPI_VERSION));
     return o;
   });

@@ -10,6 +10,7 @@
 #include "checkpoint.h"
 #include "continual_wrap.h"
 #include "native_object.h"
+#include "quantize.h"
 
 namespace roots {
 
@@ -133,6 +134,7 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
       Method<&ModelWrap::AdapterOp>("adapter"),
       Method<&ModelWrap::ContinualOp>("continual"),
       Method<&ModelWrap::DistributedOp>("distributed"),
+      Method<&ModelWrap::QuantizeOp>("quantize"),
       Getter<&ModelWrap::NumParameters>("numParameters"),
       Accessor<&ModelWrap::GetOptimizerStep, &ModelWrap::SetOptimizerStep>("optimizerStep"),
       Getter<&ModelWrap::Device>("device"),
@@ -322,6 +324,18 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
   // adapter(op, name, ...): adapters.h's registry (adapters_wrap.cc).
   Napi::Value AdapterOp(const Napi::CallbackInfo& info) { return AdapterCall(info, Use(info.Env())); }
 
+  // quantize(op, ...): int8 inference (quantize.h); 'dynamic' and 'load' run here as jobs.
+  Napi::Value QuantizeOp(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Bert& m = Use(env);
+    const std::string op = ArgString(info, 0, "op");
+    if (op != "dynamic" && op != "load") return QuantizeCall(info, m);
+    auto req = std::make_shared<QuantizeRequest>(ReadQuantizeRequest(info));
+    auto model = payload();
+    return Run(env, "roots.model.quantize", [model, req] { RunQuantize(*model, *req); },
+               [model](Napi::Env env) -> Napi::Value { return QuantizeInfo(env, *model); });
+  }
+
   // distributed(op, ...): data parallelism (distributed.h); 'broadcast' runs here as a job.
   Napi::Value DistributedOp(const Napi::CallbackInfo& info) {
     Use(info.Env());
@@ -438,7 +452,8 @@ class ModelWrap : public NativeObject<ModelWrap, Bert> {
         torch::NoGradGuard ng;
         std::vector<std::pair<std::string, torch::Tensor>> tensors;
         if (what == "model") {
-          tensors = model->named();
+          // A quantized model saves its int8 weights and their scales (quantize.h).
+          tensors = model->quantized() ? model->quantized()->checkpointTensors(*model) : model->named();
         } else if (what.rfind("adapter:", 0) == 0) {
           tensors = model->adapters().fileTensors(what.substr(8));
         } else {

@@ -8,8 +8,8 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { RootsError } from '../errors.js';
-import { info } from '../info.js';
-import type { Device, FreezeStrategy, Precision } from '../models/bert.js';
+import { type Device, type FreezeStrategy, type Precision, resolveDevice } from '../models/bert.js';
+import { resolveAutoPrecision } from '../models/quantize.js';
 import { resolveModelSource } from '../hub/resolve.js';
 import type { ModelFiles } from '../hub/cache.js';
 
@@ -136,9 +136,9 @@ export async function resolveModelDir(flag: string, value: unknown, io: CliIO = 
   return need === 'adapter' ? dir : requireModelDir(flag, dir);
 }
 
-/** `auto` → bf16 where this machine runs it well (info().bf16), else fp32. */
+/** `auto` → the library's choice for the device `auto` picks (resolveAutoPrecision: bf16 where the hardware has it natively, else fp32). */
 export function resolvePrecision(p: string | undefined): Precision {
-  if (p === undefined || p === 'auto') return info().bf16 ? 'bf16' : 'fp32';
+  if (p === undefined || p === 'auto') return resolveAutoPrecision(resolveDevice('auto'));
   return p as Precision;
 }
 

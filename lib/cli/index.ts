@@ -16,6 +16,7 @@ import { registerPretrain } from './pretrain.js';
 import { registerMerge } from './merge.js';
 import { registerCache } from './cache.js';
 import { registerServe } from './serve.js';
+import { registerQuantize } from './quantize.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerMerge(program);
   registerCache(program);
   registerServe(program);
+  registerQuantize(program);
   // Commander's own errors (bad flag values, unknown options) print as one `roots: error: ...` line.
   program.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });
   for (const cmd of program.commands) cmd.configureOutput({ outputError: (str, write) => write(str.startsWith('roots:') ? str : `roots: ${str}`) });

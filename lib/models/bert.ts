@@ -17,11 +17,19 @@ import { resolveOptimizerOptions, type OptimizerOptions } from './optimizer.js';
 import { type AdapterOptions, type ModelShape, resolveAdapter } from '../peft/config.js';
 import { ADAPTER_WEIGHTS_FILE, type AdapterRecord, loadAdapterFiles, type LoadAdapterOptions, saveAdapterFiles } from '../peft/files.js';
 import { resolveModelSource } from '../hub/resolve.js';
+import { isQuantizedConfig, QUANTIZATION_CONFIG, type QuantizeInfo, type QuantizeOptions, quantizedModules, resolveAutoPrecision } from './quantize.js';
 import { type HubOptions, hubIdOfSnapshot } from '../hub/cache.js';
 
 export type Head = NativeHead;
 export type Device = 'cpu' | 'cuda' | `cuda:${number}` | 'auto';
-export type Precision = 'fp32' | 'bf16';
+/**
+ * The matrix products: fp32; bf16 autocast; int8 (CPU inference: the encoder's linear layers
+ * dynamically quantised, lib/models/quantize.ts); 'auto' (options only): bf16 where the hardware runs
+ * it natively, else fp32.
+ */
+export type Precision = 'fp32' | 'bf16' | 'int8' | 'auto';
+/** The precisions a model trains in. */
+export type TrainPrecision = 'fp32' | 'bf16';
 
 /** With the Hub options (`revision`, `cacheDir`, `localFilesOnly`, `token`, ...) for a Hub id in place of a folder. */
 export interface FromPretrainedOptions extends HubOptions {
@@ -134,7 +142,7 @@ export class BertPreTrainedModel {
   readonly head: Head;
   loadReport: LoadReport = { source: null, missingKeys: [], unexpectedKeys: [], mismatchedKeys: [] };
   protected readonly nm: NativeModel;
-  #precision: Precision = 'fp32';
+  #precision: Exclude<Precision, 'auto'> = 'fp32';
   #adapters = new Map<string, AdapterRecord>();
   #adapter: string | null = null;
 
@@ -150,6 +158,7 @@ export class BertPreTrainedModel {
     const cfg = prepareConfig(normalizeConfig({ ...config, ...options.config }), this.head, options);
     const Ctor = this as unknown as new (c: BertConfig, h: Head, d: string, s: number) => T;
     const m = new Ctor(cfg, this.head, resolveDevice(options.device), options.seed ?? 42);
+    if (options.precision === 'int8') throw new RootsError('ERR_INVALID_ARG', "precision 'int8' needs weights: use fromPretrained, or await model.quantize() on this model");
     if (options.precision) m.setPrecision(options.precision);
     return m;
   }
@@ -171,7 +180,8 @@ export class BertPreTrainedModel {
       const weights = ['model.safetensors', 'pytorch_model.bin'].map((f) => join(dir, f)).find((p) => existsSync(p));
       if (weights) await model.loadWeights(weights, options);
       else (options.log === undefined ? console.warn : options.log ?? (() => {}))(`roots: ${dir} has no model.safetensors or pytorch_model.bin; starting from a fresh initialisation`);
-      if (options.precision) model.setPrecision(options.precision);
+      if (options.precision === 'int8') { if (model.precision !== 'int8') await model.quantize(); }
+      else if (options.precision) model.setPrecision(options.precision);
     } catch (e) {
       model.dispose();
       throw e;
@@ -189,7 +199,10 @@ export class BertPreTrainedModel {
       this.#adapter = name;
       return this.loadReport;
     }
+    if (this.#precision === 'int8') throw new RootsError('ERR_UNSUPPORTED', 'loadWeights: this model is quantized (int8) and its weights are fixed; load the folder again instead');
     const index: TensorIndex = await readCheckpointIndex(path);
+    // A quantized folder (roots quantize): its int8 weights go in after the fp32 tensors.
+    const quantized = isQuantizedConfig(this.config as Record<string, unknown>, join(dirname(path), 'config.json')) ? quantizedModules(index, path) : null;
     const info = this.parameters();
     const shapes = new Map(info.map((p) => [p.name, p.shape]));
     const ours = new Set(shapes.keys());
@@ -198,6 +211,7 @@ export class BertPreTrainedModel {
     const found = new Set<string>();
     for (const [key, rec] of index) {
       if (ignoredKey(key)) continue;
+      if (quantized?.keys.has(key)) { if (!key.endsWith('_scale')) found.add(key); continue; }
       const name = normalizeKey(key, ours);
       const shape = shapes.get(name);
       if (!shape) { report.unexpectedKeys.push(key); continue; }
@@ -227,6 +241,10 @@ export class BertPreTrainedModel {
     }
     await call(() => this.nm.loadSafetensors(path, entries));
     if (report.missingKeys.length) this.nm.initWeights(options.seed ?? 42, report.missingKeys);
+    if (quantized) {
+      await call(() => this.nm.quantize('load', path, quantized.modules));
+      this.#precision = 'int8';
+    }
     const log = options.log === undefined ? console.warn : options.log;
     if (log) {
       if (report.missingKeys.length) log(`roots: ${report.missingKeys.length} weights were not in ${path} and are newly initialised: ${summarize(report.missingKeys)}. Train this model before using it for predictions.`);
@@ -257,7 +275,10 @@ export class BertPreTrainedModel {
   set optimizerStep(v: number) { callSync(() => { this.#use(undefined, true); this.nm.optimizerStep = v; }); }
 
   getParameter(name: string): Float32Array { return callSync(() => this.nm.getParameter(name)); }
-  setParameter(name: string, values: Float32Array): void { callSync(() => this.nm.setParameter(name, values)); }
+  setParameter(name: string, values: Float32Array): void {
+    if (this.#precision === 'int8') throw new RootsError('ERR_UNSUPPORTED', `setParameter(${JSON.stringify(name)}): this model is quantized (int8) and its weights are fixed; setPrecision('fp32') first`);
+    callSync(() => this.nm.setParameter(name, values));
+  }
   /** The gradient of the last trainStep (after clipping), for inspection and tests. */
   getGradient(name: string): Float32Array { return callSync(() => this.nm.getGradient(name)); }
 
@@ -280,11 +301,31 @@ export class BertPreTrainedModel {
     }) as NativeDistributedOps;
   }
 
-  /** Matrix products in fp32 or bf16 autocast (fp32 weights and optimizer state either way). */
+  /**
+   * Matrix products in fp32 or bf16 autocast (fp32 weights and optimizer state either way); 'auto':
+   * bf16 where the hardware runs it natively. From int8 back to fp32 products (with the weights the int8 ones stand for).
+   * int8 takes a job: `await model.quantize()`.
+   */
   setPrecision(p: Precision): void {
-    callSync(() => this.nm.setPrecision(p));
-    this.#precision = p;
+    if (p === 'int8') throw new RootsError('ERR_INVALID_ARG', "setPrecision('int8'): quantising is a job; use await model.quantize() (or fromPretrained with precision 'int8')");
+    const resolved = p === 'auto' ? resolveAutoPrecision(this.device) : p;
+    callSync(() => { this.nm.setPrecision(resolved); this.nm.quantize('off'); });
+    this.#precision = resolved;
   }
+
+  /**
+   * int8 inference on CPU: quantises the encoder's linear layers (int8 weights, one scale per output
+   * channel; activations quantised per call), as PyTorch's quantize_dynamic does, on a worker thread.
+   * The fp32 weights stay (setPrecision('fp32') goes back); the model no longer trains; save() writes the int8 format.
+   */
+  async quantize(options: QuantizeOptions = {}): Promise<QuantizeInfo> {
+    if (this.#adapter !== null) throw new RootsError('ERR_UNSUPPORTED', `quantize: adapter '${this.#adapter}' is set; int8 runs the base alone (mergeAdapter it and setAdapter(null) first)`);
+    const r = await call(() => { this.nm.setPrecision('fp32'); return this.nm.quantize('dynamic', options.engine); });
+    this.#precision = 'int8';
+    return r;
+  }
+  /** The engine and number of int8 modules of a quantized model, else null. */
+  get quantization(): QuantizeInfo | null { return callSync(() => this.nm.quantize('info')); }
 
   /** Freezes parameters (a strategy or regexes on HF names); returns the frozen names. */
   freeze(strategy: FreezeStrategy): string[] {
@@ -359,6 +400,8 @@ export class BertPreTrainedModel {
   savedConfig(): BertConfig {
     const c: BertConfig = { ...this.config, model_type: 'bert', architectures: [ARCHITECTURE[this.head]] };
     delete (c as Record<string, unknown>).num_labels;
+    if (this.#precision === 'int8') (c as Record<string, unknown>).quantization_config = QUANTIZATION_CONFIG;
+    else delete (c as Record<string, unknown>).quantization_config;
     return c;
   }
 
