@@ -32,13 +32,14 @@ import {
 } from './common.js';
 import { DATA_SPECS, type DataFlags, type FlagSpec } from './data.js';
 import { PEFT_SPECS, type PeftFlags, peftOptions } from './adapter.js';
+import { RELATION_SPECS, type RelationFlags } from './relation.js';
 import { CONTINUAL_SPECS, type ContinualFlags, type TrainerFor, continualMethods, continualOptions, loadContinualModel, saveFisher, withReplay } from './continual.js';
 import {
   TASKS, TASK_CHOICES, checkTaskFlags, taskRow, type CliTaskName, type Splits, type TaskPlan, type TaskRow, type TrainOnlyTaskName,
 } from './tasks.js';
 
 /** Options of `roots train` (also the keys of a `--config` file). */
-export interface TrainCommandOptions extends DataFlags, PeftFlags, ContinualFlags {
+export interface TrainCommandOptions extends DataFlags, PeftFlags, ContinualFlags, RelationFlags {
   task?: CliTaskName | TrainOnlyTaskName | 'token-classification';
   model?: string;
   train?: string;
@@ -146,6 +147,7 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'shots', flags: '--shots <k>', help: 'prompt-classification: train on K examples per class drawn from --train with --seed (and, without --dev, select on another K per class)', parse: parsers.positiveInt },
   { key: 'demonstrations', flags: '--demonstrations', help: 'prompt-classification: append one training example per label to each input (LM-BFF; raise --max-length)', parse: parsers.boolean },
   { key: 'docStride', flags: '--doc-stride <n>', help: 'question-answering: context tokens shared by consecutive windows of a long context (default 128)', parse: parsers.nonNegativeInt },
+  ...RELATION_SPECS,
   { key: 'maxAnswerLength', flags: '--max-answer-length <n>', help: 'question-answering: longest answer in tokens when decoding (default 30)', parse: parsers.positiveInt },
   { key: 'maxTrainSamples', flags: '--max-train-samples <n>', help: 'train on the first N examples (quick runs)', parse: parsers.positiveInt },
   { key: 'maxEvalSamples', flags: '--max-eval-samples <n>', help: 'evaluate on the first N dev and test examples', parse: parsers.positiveInt },
@@ -190,6 +192,9 @@ export interface TrainSummary {
   demonstrations?: boolean;
   /** The class weights of the loss, when --class-weights was given. */
   classWeights?: number[];
+  /** relation-classification: the head's pooling and the entity markers (plain or typed). */
+  relationPooling?: string;
+  markers?: string;
   precision: string;
   device: string;
   parameters: number;
@@ -236,10 +241,11 @@ export async function runTrain(options: TrainCommandOptions, io: CliIO = process
     if (o.metric !== undefined && !plan.metrics.names.includes(o.metric)) {
       throw new RootsError('ERR_INVALID_ARG', `--metric ${o.metric} is not a ${plan.metrics.kind} metric (${plan.metrics.names.join(', ')})`);
     }
-    const tokenizer = await Tokenizer.fromPretrained(modelDir);
-    const model = o.continualFrom
+    let tokenizer = await Tokenizer.fromPretrained(modelDir);
+    let model = o.continualFrom
       ? await loadContinualModel(row, o.continualFrom, plan.labels, tokenizer, o, io)
       : await loadModel(row, plan, modelDir, folder, o, io);
+    if (plan.prepare) ({ model, tokenizer } = plan.prepare(model, tokenizer));  // relation: entity markers
     if (peft) {
       // --peft: the base stays frozen; one adapter trains, and is what --out receives.
       try {
