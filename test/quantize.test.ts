@@ -12,6 +12,8 @@ import { BertForSequenceClassification, BertForTokenClassification } from '../li
 import { quantizedEngines, resolveAutoPrecision } from '../lib/models/quantize.js';
 import { readSafetensorsIndex } from '../lib/weights/index.js';
 import { pipeline } from '../lib/pipelines/index.js';
+import { runQuantize } from '../lib/cli/quantize.js';
+import type { CliIO } from '../lib/cli/common.js';
 import { maxAbsDiff, oneLineError, readSafetensorsF32, requireTorchPython, rng, roots, runPython, tmp, writeSafetensors } from './helpers.js';
 import { corpusFixture, tinyModel } from './ner-fixtures.js';
 
@@ -106,6 +108,12 @@ test('an int8 folder: quantization_config, I8 weights with F32 scales, loads bac
     assert.deepEqual(back.loadReport.missingKeys, []);
     assert.deepEqual(back.loadReport.unexpectedKeys, []);
     assert.deepEqual(Array.from((await back.forward(b)).logits), Array.from(int8.logits));
+    // 'auto' (the CLI's default) keeps an int8 folder int8; 'fp32' asks for the fp32 products.
+    const auto = await BertForSequenceClassification.fromPretrained(t.dir, { ...quiet, precision: 'auto' });
+    const asked = await BertForSequenceClassification.fromPretrained(t.dir, { ...quiet, precision: 'fp32' });
+    assert.equal(auto.precision, 'int8');
+    assert.equal(asked.precision, 'fp32');
+    auto.dispose(); asked.dispose();
     // The fp32 weights stayed; setPrecision('fp32') runs them again, bit for bit.
     m.setPrecision('fp32');
     assert.equal(m.quantization, null);
@@ -185,7 +193,9 @@ test('roots quantize writes a folder the NER pipeline runs in int8, as a pipelin
     assert.notDeepEqual(a.flat().map((e) => e.score), c.flat().map((e) => e.score));
     fromFolder.dispose(); onLoad.dispose(); fp32.dispose();
     oneLineError(roots('quantize', '--model', join(t.dir, 'int8'), '--out', join(t.dir, 'again')), /already quantized/);
-    oneLineError(roots('quantize', '--model', join(t.dir, 'fp32')), /--out is required/);
-    oneLineError(roots('quantize', '--model', join(t.dir, 'fp32'), '--out', join(t.dir, 'x'), '--engine', 'tpu'), /--engine tpu: this LibTorch's quantized engines are /);
+    const io: CliIO = { out: () => {}, err: () => {} };
+    await assert.rejects(runQuantize({ model: join(t.dir, 'fp32') }, io), /--out is required/);
+    await assert.rejects(runQuantize({ model: join(t.dir, 'fp32'), out: join(t.dir, 'fp32') }, io), /is the --model folder/);
+    await assert.rejects(runQuantize({ model: join(t.dir, 'fp32'), out: join(t.dir, 'x'), engine: 'tpu' }, io), /--engine tpu: this LibTorch's quantized engines are /);
   } finally { t.cleanup(); }
 });

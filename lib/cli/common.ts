@@ -8,8 +8,7 @@ import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { RootsError } from '../errors.js';
-import { type Device, type FreezeStrategy, type Precision, resolveDevice } from '../models/bert.js';
-import { resolveAutoPrecision } from '../models/quantize.js';
+import type { Device, FreezeStrategy, Precision } from '../models/bert.js';
 import { resolveModelSource } from '../hub/resolve.js';
 import type { ModelFiles } from '../hub/cache.js';
 
@@ -136,10 +135,13 @@ export async function resolveModelDir(flag: string, value: unknown, io: CliIO = 
   return need === 'adapter' ? dir : requireModelDir(flag, dir);
 }
 
-/** `auto` → the library's choice for the device `auto` picks (resolveAutoPrecision: bf16 where the hardware has it natively, else fp32). */
+/**
+ * `--precision` for fromPretrained: unset is 'auto', which the library resolves where the model is
+ * known (an int8 folder stays int8; otherwise bf16 where the model's device runs it natively, else fp32:
+ * resolveAutoPrecision in lib/models/quantize.ts).
+ */
 export function resolvePrecision(p: string | undefined): Precision {
-  if (p === undefined || p === 'auto') return resolveAutoPrecision(resolveDevice('auto'));
-  return p as Precision;
+  return (p ?? 'auto') as Precision;
 }
 
 export const DEVICE_PARSER: Parser<Device> = (v: unknown) => {

@@ -38,6 +38,7 @@ export interface FromPretrainedOptions extends HubOptions {
   /** Slot label names (intent-slots). */
   slotLabels?: readonly string[];
   device?: Device;
+  /** 'auto': an int8 folder (roots quantize) stays int8, else bf16 where the device runs it natively, else fp32. 'int8' quantizes on load. */
   precision?: Precision;
   /** Seed of the fresh initialisation (weights the checkpoint lacks). */
   seed?: number;
@@ -181,7 +182,7 @@ export class BertPreTrainedModel {
       if (weights) await model.loadWeights(weights, options);
       else (options.log === undefined ? console.warn : options.log ?? (() => {}))(`roots: ${dir} has no model.safetensors or pytorch_model.bin; starting from a fresh initialisation`);
       if (options.precision === 'int8') { if (model.precision !== 'int8') await model.quantize(); }
-      else if (options.precision) model.setPrecision(options.precision);
+      else if (options.precision && !(options.precision === 'auto' && model.precision === 'int8')) model.setPrecision(options.precision);  // 'auto' keeps an int8 folder int8
     } catch (e) {
       model.dispose();
       throw e;
