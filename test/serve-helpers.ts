@@ -19,7 +19,10 @@ export const NER_LABELS = ['O', 'B-PER', 'I-PER', 'B-LOC', 'I-LOC'];
 /** Deterministic numbers in [0, 1). */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
 }
 
 /**
@@ -61,3 +64,26 @@ export const SENTENCES = [
   'a bad movie , a bad movie', 'angela visited berlin and paris', 'miles davis', 'jazz', 'play jazz in berlin',
   'the movie is great', 'merkel', 'paris is the capital of france . angela merkel visited berlin .',
 ];
+
+/**
+ * Deep equality where numbers may differ by `tol` (and nothing else may differ): a batch pads its
+ * inputs to one length, which moves the last bits of the logits against a call on the input alone.
+ */
+export function assertClose(actual: unknown, expected: unknown, tol = 1e-5, path = '$'): void {
+  if (typeof expected === 'number') {
+    if (typeof actual !== 'number' || !(Math.abs(actual - expected) <= tol)) throw new Error(`${path}: ${actual} vs ${expected} (tolerance ${tol})`);
+    return;
+  }
+  if (Array.isArray(expected)) {
+    if (!Array.isArray(actual) || actual.length !== expected.length) throw new Error(`${path}: ${JSON.stringify(actual)} vs ${JSON.stringify(expected)}`);
+    expected.forEach((x, i) => { assertClose(actual[i], x, tol, `${path}[${i}]`); });
+    return;
+  }
+  if (expected && typeof expected === 'object') {
+    const ka = Object.keys(actual as object).sort(), ke = Object.keys(expected).sort();
+    if (!actual || typeof actual !== 'object' || ka.join() !== ke.join()) throw new Error(`${path}: keys ${ka} vs ${ke}`);
+    for (const k of ke) assertClose((actual as Record<string, unknown>)[k], (expected as Record<string, unknown>)[k], tol, `${path}.${k}`);
+    return;
+  }
+  if (actual !== expected) throw new Error(`${path}: ${JSON.stringify(actual)} vs ${JSON.stringify(expected)}`);
+}

@@ -5,9 +5,9 @@
  */
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import type { Device } from '../models/bert.js';
+import type { Device, Precision } from '../models/bert.js';
 import { createServer } from '../serve/app.js';
-import { DEVICE_PARSER, cli, parsers, processIO, resolvePrecision, type CliIO } from './common.js';
+import { DEVICE_PARSER, cli, parsers, processIO, type CliIO } from './common.js';
 
 export interface ServeCommandOptions {
   models: string;
@@ -24,7 +24,7 @@ export interface ServeCommandOptions {
   /** MiB */
   memoryBudget?: number;
   device?: string;
-  precision?: 'fp32' | 'bf16' | 'auto';
+  precision?: Precision;
 }
 
 /** Starts the server; resolves with it once it listens (and its address). */
@@ -33,7 +33,8 @@ export async function runServe(o: ServeCommandOptions, io: CliIO = processIO): P
     models: o.models, preload: o.preload, maxBatchSize: o.maxBatchSize, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue,
     timeoutMs: o.timeoutMs, maxInputs: o.maxInputs, maxTextLength: o.maxTextLength, bodyLimit: o.bodyLimit,
     memoryBudget: o.memoryBudget === undefined ? undefined : o.memoryBudget * 2 ** 20,
-    device: (o.device ?? 'cpu') as Device, precision: resolvePrecision(o.precision ?? 'fp32'),
+    // No --precision: each folder as it is saved (an int8 folder from roots quantize runs int8, others fp32).
+    device: (o.device ?? 'cpu') as Device, precision: o.precision,
     log: (line) => io.err(line + '\n'),
   });
   const url = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
@@ -58,7 +59,7 @@ export function registerServe(program: Command, io: CliIO = processIO): void {
     .option('--body-limit <bytes>', 'request body size limit (default 1048576); larger is 413', cli(parsers.positiveInt))
     .option('--memory-budget <MiB>', 'memory the loaded models may take together; idle models are unloaded to make room (default: no limit)', cli(parsers.positiveInt))
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default cpu)', cli(DEVICE_PARSER))
-    .option('--precision <p>', 'fp32, bf16 or auto (default fp32)', cli(parsers.choice(['fp32', 'bf16', 'auto'] as const)))
+    .option('--precision <p>', 'fp32, bf16, int8 (quantize on load) or auto (bf16 where the CPU runs it natively); default: each folder as saved (int8 folders from roots quantize stay int8)', cli(parsers.choice(['fp32', 'bf16', 'int8', 'auto'] as const)))
     .action(async (o: ServeCommandOptions) => {
       const { app } = await runServe(o, io);
       let stopping = false;

@@ -141,6 +141,9 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     m.latency.observe(labels, reply.elapsedTime / 1000);
   });
   app.addHook('preClose', async () => { closing = true; });
+  // While draining, answers close their keep-alive connection: the server stops once the last one is
+  // sent instead of waiting out keepAliveTimeout on connections that were busy when close() began.
+  app.addHook('onSend', async (_request, reply) => { if (closing) reply.header('connection', 'close'); });
   app.addHook('onClose', async () => { await registry.close(); });
 
   app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').send(page.html));

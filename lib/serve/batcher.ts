@@ -224,7 +224,7 @@ export class BatchedPipeline {
   async #runBatch(batch: Pending[]): Promise<void> {
     try {
       const outputs = await this.#call(batch);
-      batch.forEach((p, i) => settle(p, outputs[i]));
+      batch.forEach((p, i) => { settle(p, outputs[i]); });
     } catch (e) {
       if (batch.length === 1) { settle(batch[0], undefined, e); return; }
       // One request's bad input fails the batch: run each alone so only its own request fails.
@@ -251,7 +251,7 @@ export class BatchedPipeline {
     }
     this.#onBatch?.({ inputs: items.length, requests: batch.length, adapter, ms: performance.now() - t0, length: items.reduce((s, it) => s + it.length, 0) });
     const results = batch.map((p) => new Array<unknown>(p.inputs.length));
-    items.forEach((it, i) => { results[it.r][it.k] = out[i]; });
+    for (let i = 0; i < items.length; i++) results[items[i].r][items[i].k] = out[i];
     return results;
   }
 }

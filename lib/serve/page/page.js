@@ -1,6 +1,5 @@
 // The page of `roots serve`: pick a served model, type a text, see its pipeline's answer. Texts from
 // the user and labels from the model are shown with textContent only (never parsed as HTML).
-'use strict';
 const $ = (id) => document.getElementById(id);
 let models = [];
 
