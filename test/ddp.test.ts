@@ -5,13 +5,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ProcessGroup, distributedEnv, freePort, launchWorkers, withoutNprocFlag } from '../lib/distributed/index.js';
 import { native } from '../lib/native.js';
 import { RootsError } from '../lib/errors.js';
-import { inCI, maxAbsDiff, repoRoot, tmp } from './helpers.js';
-import { needSst2 } from './textcls-fixtures.js';
+import { inCI, maxAbsDiff, oneLineError, repoRoot, roots, tmp } from './helpers.js';
+import { SST2, VOCAB, needSst2 } from './textcls-fixtures.js';
 
 const WORKER = ['--import', 'tsx', join(repoRoot, 'test', 'ddp-worker.ts')];
 const built = native().distributedInfo().c10d;
@@ -45,31 +45,49 @@ async function group(dir: string, tag: string, n: number, batch: number, steps: 
   return { code, outs: Array.from({ length: n }, (_, r) => `${out}.${r}`) };
 }
 
+// The single process of 32 sentences a step: the reference of the two tests below (run once).
+let reference: Promise<WorkerOut> | null = null;
+const t1 = tmp();
+function one(): Promise<WorkerOut> {
+  reference ??= alone(join(t1.dir, 'one.json'), 32, 3);
+  return reference;
+}
+process.on('exit', () => t1.cleanup());
+
+function assertSameRun(r: WorkerOut, ref: WorkerOut, what: string): void {
+  assert.equal(r.losses.length, 3);
+  for (let s = 0; s < 3; s++) assert.ok(Math.abs(r.losses[s] - ref.losses[s]) < 1e-5, `${what}, rank ${r.rank}, step ${s + 1}: loss ${r.losses[s]} vs ${ref.losses[s]}`);
+  assert.equal(r.tokens, ref.tokens, 'tokens are summed over the ranks');
+  for (const [name, w] of Object.entries(ref.weights)) assert.ok(maxAbsDiff(r.weights[name], w) < 2e-5, `${what}, rank ${r.rank}, ${name}: ${maxAbsDiff(r.weights[name], w)}`);
+}
+
 test('2 processes x 16 sentences train like 1 process x 32: the same losses, tokens and weights after 3 steps', { skip }, async () => {
   const t = tmp();
   try {
-    const one = await alone(join(t.dir, 'one.json'), 32, 3);
+    const ref = await one();
     const g = await group(t.dir, 'two', 2, 16, 3);
     assert.equal(g.code, 0);
     const [r0, r1] = g.outs.map(read);
-    assert.equal(one.losses.length, 3);
     for (const r of [r0, r1]) {
-      assert.equal(r.losses.length, 3);
-      for (let s = 0; s < 3; s++) assert.ok(Math.abs(r.losses[s] - one.losses[s]) < 1e-5, `rank ${r.rank} step ${s + 1}: loss ${r.losses[s]} vs ${one.losses[s]}`);
-      assert.equal(r.tokens, one.tokens, 'tokens are summed over the ranks');
-      for (const [name, w] of Object.entries(one.weights)) assert.ok(maxAbsDiff(r.weights[name], w) < 2e-5, `rank ${r.rank} ${name}: ${maxAbsDiff(r.weights[name], w)}`);
+      assertSameRun(r, ref, '2 x 16');
       // Small buckets (64 KiB): some started their all-reduce while the backward pass was running.
       assert.equal(r.info?.hooks, true);
       assert.ok((r.info?.duringBackward ?? 0) > 0 && (r.info?.buckets ?? 0) > 1, JSON.stringify(r.info));
     }
     // The ranks hold bit-identical weights (the same averaged gradient, the same AdamW step).
     for (const name of Object.keys(r0.weights)) assert.deepEqual(r0.weights[name], r1.weights[name]);
-    // Gradient accumulation: 2 ranks x 8 sentences x 2 micro-batches is the same global batch of 32.
-    const acc = await group(t.dir, 'accum', 2, 8, 3, 2);
-    assert.equal(acc.code, 0);
-    const a0 = read(acc.outs[0]);
-    for (let s = 0; s < 3; s++) assert.ok(Math.abs(a0.losses[s] - one.losses[s]) < 1e-5, `accumulation step ${s + 1}: ${a0.losses[s]} vs ${one.losses[s]}`);
-    for (const [name, w] of Object.entries(one.weights)) assert.ok(maxAbsDiff(a0.weights[name], w) < 2e-5, `accumulation ${name}`);
+  } finally {
+    t.cleanup();
+  }
+});
+
+test('gradient accumulation: 2 processes x 8 sentences x 2 micro-batches train like 1 process x 32', { skip }, async () => {
+  const t = tmp();
+  try {
+    const ref = await one();
+    const g = await group(t.dir, 'accum', 2, 8, 3, 2);
+    assert.equal(g.code, 0);
+    assertSameRun(read(g.outs[0]), ref, '2 x 8 x 2');
   } finally {
     t.cleanup();
   }
@@ -162,4 +180,28 @@ test('an unreachable MASTER_ADDR ends the rendezvous with ERR_DISTRIBUTED within
   const env = distributedEnv({ RANK: '1', WORLD_SIZE: '2', MASTER_ADDR: '127.0.0.1', MASTER_PORT: String(port), ROOTS_DIST_TIMEOUT: '2' })!;
   await assert.rejects(ProcessGroup.connect(env), (e: unknown) => e instanceof RootsError && e.code === 'ERR_DISTRIBUTED' &&
     /rank 1 of 2: the rendezvous at MASTER_ADDR=127\.0\.0\.1 MASTER_PORT=\d+ did not complete within 2 s/.test(e.message) && /Is rank 0 running/.test(e.message));
+});
+
+test('roots train --nproc-per-node 2: rank 0 writes the model, checkpoints, log and report; a resume needs the same world size', { skip }, () => {
+  const t = tmp();
+  try {
+    const init = join(t.dir, 'init');
+    assert.equal(roots('init', '--vocab', join(VOCAB, 'vocab.txt'), '--hidden', '32', '--layers', '1', '--heads', '2', '--intermediate', '64', '--max-position', '64', '--out', init).code, 0);
+    const out = join(t.dir, 'out');
+    const args = ['train', '--task', 'text-classification', '--model', init, '--train', join(SST2, 'dev.tsv'), '--dev', join(SST2, 'dev.tsv'), '--max-train-samples', '64',
+      '--max-eval-samples', '32', '--batch-size', '8', '--max-steps', '4', '--eval-steps', '2', '--out', out, '--progress', 'plain', '--threads', '1'];
+    const r = roots(...args, '--nproc-per-node', '2');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /batch 8 x 2 processes/);
+    for (const f of ['config.json', 'model.safetensors', 'trainer_log.jsonl', 'report.html', 'results.json', 'checkpoint-4']) assert.ok(existsSync(join(out, f)), f);
+    const state = JSON.parse(readFileSync(join(out, 'checkpoint-4', 'trainer_state.json'), 'utf8'));
+    assert.equal(state.compat.worldSize, 2);
+    // One process cannot continue a two-process run: its batches and shares would differ.
+    const again = roots(...args, '--resume', '--max-steps', '6');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /roots: error: Cannot resume from .*checkpoint-4: it was written by 2 data-parallel process\(es\), this run has 1 .*same --nproc-per-node/);
+    oneLineError(roots(...args, '--nproc-per-node', '4096'), /--nproc-per-node 4096 exceeds the \d+ processors of this machine/);
+  } finally {
+    t.cleanup();
+  }
 });

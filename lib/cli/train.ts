@@ -25,7 +25,7 @@ import { lockOutputDir, type OutputDirLock } from '../trainer/lock.js';
 import { formatDuration } from '../trainer/log.js';
 import { SCHEDULES } from '../trainer/schedule.js';
 import { Trainer, writeJsonAtomic, type TrainResult } from '../trainer/trainer.js';
-import { LAUNCHED_ENV, ProcessGroup, distributedEnv, launchWorkers, withoutNprocFlag } from '../distributed/index.js';
+import { LAUNCHED_ENV, ProcessGroup, checkNproc, distributedEnv, launchWorkers, withoutNprocFlag } from '../distributed/index.js';
 import {
   DEVICE_PARSER, FREEZE_PARSER, freezeStrategy, parsers, processIO, registerCommand, resolveModelDir, resolvePrecision,
   type CliIO,
@@ -393,8 +393,9 @@ export function registerTrain(program: Command, io: CliIO = processIO): void {
  * (lib/distributed/launch.ts); every worker stops when one fails, and the command fails with it.
  */
 async function runWorkers(n: number, io: CliIO): Promise<void> {
-  const script = process.argv[1];
+  checkNproc(n);
   io.err(`Starting ${n} data-parallel workers on this machine (rank 0 writes the output)\n`);
-  const code = await launchWorkers({ nproc: n, command: [script, ...withoutNprocFlag(process.argv.slice(2))], log: (m) => io.err(m + '\n') });
+  // This process's own command line (the script, or `-e` code in execArgv, which launchWorkers passes on) without the flag.
+  const code = await launchWorkers({ nproc: n, command: withoutNprocFlag(process.argv.slice(1)), log: (m) => io.err(m + '\n') });
   if (code !== 0) throw new RootsError('ERR_DISTRIBUTED', `roots train --nproc-per-node ${n}: a worker failed (exit code ${code}); the others were stopped`);
 }
