@@ -16,6 +16,7 @@ import { generateCorpus, toConll } from '../lib/demo/corpus.js';
 import { buildVocab } from '../lib/demo/vocab.js';
 import { BertForTokenClassification } from '../lib/models/bert.js';
 import { nerPipeline } from '../lib/pipelines/ner.js';
+import { textClassificationPipeline } from '../lib/pipelines/text-classification.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { oneLineError, roots, tmp } from './helpers.js';
 
@@ -85,6 +86,14 @@ test('train --peft lora, eval and predict --adapter, merge: the same scores, the
   } finally {
     model.dispose();
   }
+  // A pipeline given the adapter folder loads the base its adapter_config.json names, sets the adapter and owns both.
+  const fromFolder = await nerPipeline(out, { aggregation: 'first', device: 'cpu', precision: 'fp32' });
+  try {
+    assert.deepEqual(rounded([{ text, entities: await fromFolder(text) }]), rounded(a));
+  } finally {
+    fromFolder.dispose();
+  }
+  await assert.rejects(textClassificationPipeline(out), { code: 'ERR_INVALID_ARG', message: /is an adapter for a BertForTokenClassification; the pipeline needs .*pipeline\('ner'/ });
 });
 
 test('prefix adapters train and refuse to merge; flags of another adapter type are named', async () => {

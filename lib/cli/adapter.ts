@@ -5,37 +5,17 @@
  * Given an adapter folder as --model (PEFT's AutoPeftModel way), its base_model_name_or_path is the base.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RootsError } from '../errors.js';
 import type { BertPreTrainedModel, Device, FromPretrainedOptions, Precision } from '../models/bert.js';
-import { type BertConfig, readConfig } from '../models/config.js';
+import { readConfig } from '../models/config.js';
 import type { AdapterOptions } from '../peft/config.js';
 import { ADAPTER_CONFIG_FILE } from '../peft/files.js';
+import { type AdapterSource, adapterBase, configDirOf, hasWeights, loadWithAdapter as loadFromAdapterSource } from '../peft/load.js';
 import { type CliIO, parsers, resolveModelDir } from './common.js';
 
-/** Where the weights and the adapter come from, and the config.json that names the task. */
-export interface AdapterSource {
-  modelDir: string;
-  adapterDir: string | null;
-  config: BertConfig;
-}
-
-function hasWeights(dir: string): boolean {
-  return ['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(dir, f)));
-}
-
-/** The base_model_name_or_path an adapter folder names, or null. */
-async function adapterBase(dir: string): Promise<string | null> {
-  const path = join(dir, ADAPTER_CONFIG_FILE);
-  if (!existsSync(path)) return null;
-  try {
-    const cfg = JSON.parse(await readFile(path, 'utf8')) as { base_model_name_or_path?: unknown };
-    return typeof cfg.base_model_name_or_path === 'string' && cfg.base_model_name_or_path ? cfg.base_model_name_or_path : null;
-  } catch (e) {
-    throw new RootsError('ERR_PARSE', `${path}: not valid JSON: ${(e as Error).message}`);
-  }
-}
+export type { AdapterSource } from '../peft/load.js';
+export { tokenizerDir } from '../peft/load.js';
 
 /** Resolves --model and --adapter (either may be the adapter folder roots train --peft wrote). */
 export async function resolveAdapterSource(model: string | undefined, adapter: string | undefined, io: CliIO): Promise<AdapterSource> {
@@ -53,41 +33,15 @@ export async function resolveAdapterSource(model: string | undefined, adapter: s
     throw new RootsError('ERR_IO', `--adapter ${adapterDir}: no ${ADAPTER_CONFIG_FILE} (a PEFT adapter folder, as roots train --peft writes)`);
   }
   // The head and labels: the adapter folder's config.json when it has one (the trained task's), else the base's.
-  const configDir = adapterDir !== null && existsSync(join(adapterDir, 'config.json')) ? adapterDir : modelDir;
-  return { modelDir, adapterDir, config: await readConfig(configDir) };
+  return { modelDir, adapterDir, config: await readConfig(configDirOf(modelDir, adapterDir)) };
 }
 
-/** Where the tokenizer is: the adapter folder when it holds one (roots train --peft saves it), else the base's. */
-export function tokenizerDir(src: AdapterSource): string {
-  const a = src.adapterDir;
-  return a !== null && (existsSync(join(a, 'tokenizer.json')) || existsSync(join(a, 'vocab.txt'))) ? a : src.modelDir;
-}
-
-/** Loads the base with the task's head and labels, then the adapter, set as the model's adapter. */
-export async function loadWithAdapter<T extends BertPreTrainedModel>(
+/** Loads the base with the task's head and labels, then the adapter (errors name --model and --adapter). */
+export function loadWithAdapter<T extends BertPreTrainedModel>(
   Class: { fromPretrained(dir: string, o: FromPretrainedOptions): Promise<T> }, src: AdapterSource,
   options: { device: Device; precision: Precision },
 ): Promise<T> {
-  const c = src.config;
-  const head = Object.fromEntries(Object.entries({ id2label: c.id2label, label2id: c.label2id, slot_id2label: c.slot_id2label, problem_type: c.problem_type, architectures: c.architectures })
-    .filter(([, v]) => v !== undefined));
-  // The head may differ from the base's (a pretrained encoder, or other labels): the adapter must bring it.
-  const model = await Class.fromPretrained(src.modelDir, { ...options, config: src.adapterDir ? head : {}, ignoreMismatchedSizes: src.adapterDir !== null, log: null });
-  if (src.adapterDir === null) return model;
-  try {
-    const name = await model.loadAdapter(src.adapterDir);
-    model.setAdapter(name);
-    const own = new Set(model.adapterParameters(name).map((p) => p.name));
-    const r = model.loadReport;
-    const lacking = [...r.missingKeys, ...r.mismatchedKeys.map((m) => m.key)].filter((k) => !own.has(k));
-    if (lacking.length) {
-      throw new RootsError('ERR_CHECKPOINT', `--adapter ${src.adapterDir} does not hold ${lacking.slice(0, 4).join(', ')}, and --model ${src.modelDir} has ${r.mismatchedKeys.length ? 'other shapes for them' : 'none'}: the adapter was trained on another base or without modules_to_save for its head`);
-    }
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return model;
+  return loadFromAdapterSource(Class, src, options, { model: '--model', adapter: '--adapter' });
 }
 
 /** `roots train --peft ...` flags. */

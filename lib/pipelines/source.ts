@@ -10,6 +10,7 @@ import { readConfig } from '../models/config.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { resolveModelSource } from '../hub/resolve.js';
 import type { HubOptions } from '../hub/cache.js';
+import { adapterBase, configDirOf, isAdapterOnlyFolder, loadWithAdapter, tokenizerDir } from '../peft/load.js';
 
 /** The architecture a trained folder of each head names in config.json. */
 const ARCHITECTURES: Partial<Record<string, string>> = {
@@ -32,7 +33,8 @@ function headOf(architecture: string): string | undefined {
 }
 
 /**
- * A model folder or Hub id (`org/name@revision`), or a model and its tokenizer; with `adapter`, the
+ * A model folder or Hub id (`org/name@revision`), a PEFT adapter folder (`roots train --peft`: its
+ * base is the one adapter_config.json names), or a model and its tokenizer; with `adapter`, the
  * pipeline runs that adapter of the model (lib/peft), so pipelines of several tasks share one base.
  */
 export type PipelineSource = string | { model: BertPreTrainedModel; tokenizer: Tokenizer; adapter?: string | null };
@@ -58,6 +60,7 @@ export async function loadPipelineModel<T extends BertPreTrainedModel>(
     // A Hub id becomes its snapshot folder here, once, for the checks, the tokenizer and the model.
     const dir = await resolveModelSource(source, 'model+tokenizer', options);
     source = dir;
+    if (isAdapterOnlyFolder(dir)) return loadAdapterFolder(dir, Class, what, options);
     if (!['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(join(dir, f)))) {
       throw new RootsError('ERR_CHECKPOINT', `${source} has no model.safetensors or pytorch_model.bin: a pipeline needs ${what}`);
     }
@@ -82,6 +85,30 @@ export async function loadPipelineModel<T extends BertPreTrainedModel>(
   }
   if (source.adapter !== undefined) return { model: withAdapter(source.model, source.adapter), tokenizer: source.tokenizer, owned: false };
   return { model: source.model, tokenizer: source.tokenizer, owned: false };
+}
+
+/** An adapter folder: its base (adapter_config.json's base_model_name_or_path) with the adapter set; the pipeline owns both. */
+async function loadAdapterFolder<T extends BertPreTrainedModel>(
+  dir: string, Class: ModelClass<T> & { fromPretrained(dir: string, o: object): Promise<T> }, what: string,
+  options: { device?: Device; precision?: Precision } & HubOptions,
+): Promise<LoadedPipelineModel<T>> {
+  const base = await adapterBase(dir);
+  if (!base) throw new RootsError('ERR_INVALID_ARG', `${dir} is an adapter folder whose adapter_config.json names no base model (base_model_name_or_path): load the base and pass { model, tokenizer, adapter } after model.loadAdapter(${JSON.stringify(dir)})`);
+  const modelDir = await resolveModelSource(base, 'model+tokenizer', options);
+  const config = await readConfig(configDirOf(modelDir, dir));
+  const arch = config.architectures?.[0];
+  const expected = ARCHITECTURES[Class.head];
+  if (arch && expected && arch !== expected) {
+    throw new RootsError('ERR_INVALID_ARG', `${dir} is an adapter for a ${arch}; the pipeline needs ${what} (config.json's architectures says ${arch})${pipelineHint(headOf(arch), JSON.stringify(dir))}`);
+  }
+  const src = { modelDir, adapterDir: dir, config };
+  const model = await loadWithAdapter(Class, src, options, { model: 'its base', adapter: 'the adapter folder' });
+  try {
+    return { model, tokenizer: await Tokenizer.fromPretrained(tokenizerDir(src)), owned: true };
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
 }
 
 /** The model as a pipeline sees it, with every forward pass run through `adapter` (null: the base alone). */
