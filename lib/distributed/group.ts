@@ -77,7 +77,7 @@ export class ProcessGroup {
   get isMain(): boolean { return this.env.rank === 0; }
 
   /** The element-wise sum of `values` over the ranks (every rank must call it, in the same order). */
-  async allreduce(values: readonly number[]): Promise<number[]> {
+  async allreduce(values: ArrayLike<number>): Promise<number[]> {
     return Array.from(await call(() => this.#ng.allreduce(Float64Array.from(values))));
   }
 

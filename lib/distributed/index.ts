@@ -9,3 +9,4 @@ export { distributedEnv, DEFAULT_TIMEOUT_SECONDS, type DistributedEnv } from './
 export { ProcessGroup, DEFAULT_BUCKET_BYTES, type ProcessGroupOptions } from './group.js';
 export { ShardedLoader, type ShardedLoaderOptions } from './sampler.js';
 export { launchWorkers, checkNproc, freePort, withoutNprocFlag, LAUNCHED_ENV, type LaunchOptions } from './launch.js';
+export { trainingDigest } from './digest.js';

@@ -31,7 +31,6 @@
  * await new Trainer({ model: mlm, tokenizer, task: 'mlm', train: train.batches, eval: held.batches, args }).train();
  * ```
  */
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -62,6 +61,7 @@ import { distillFor, resolveContinual, startContinual, stopContinual, type Resol
 import type { TrainerCallbacks, TrainerOptions, TrainResult } from './types.js';
 import type { ProcessGroup } from '../distributed/group.js';
 import { ShardedLoader } from '../distributed/sampler.js';
+import { trainingDigest } from '../distributed/digest.js';
 
 export const LOG_FILE = 'trainer_log.jsonl';
 export const REPORT_FILE = 'report.html';
@@ -464,16 +464,10 @@ export class Trainer<E = unknown> {
    * of both, compared with rank 0's), from rank 0's weights; then the model's steps all-reduce.
    */
   async #joinGroup(dist: ProcessGroup): Promise<void> {
-    const h = createHash('sha256');
     const { outputDir: _, progress: __, ...args } = this.args;
-    h.update(JSON.stringify({ args, task: this.task.name, config: this.model.config, labels: this.labels.size, frozen: this.model.parameters().filter((p) => !p.trainable).length }));
-    for (const f of this.trainFeatures) {
-      h.update(new Uint8Array(Int32Array.from(f.inputIds).buffer));
-      if (f.labels) h.update(new Uint8Array(Int32Array.from(f.labels).buffer));
-      h.update(JSON.stringify([f.label ?? null, f.labelIds ?? null, f.slotLabels ? Array.from(f.slotLabels) : null, f.tokenTypeIds ? Array.from(f.tokenTypeIds) : null,
-        f.maskPosition ?? null, f.startPosition ?? null, f.endPosition ?? null, f.entityPositions ?? null]));
-    }
-    await dist.checkSame('config and data (the training arguments, the model config and the encoded training set)', h.digest('hex'));
+    const settings = { args, task: this.task.name, config: this.model.config, labels: this.labels.size, frozen: this.model.parameters().filter((p) => !p.trainable).length };
+    const digest = trainingDigest(settings, this.trainFeatures);
+    await dist.checkSame('config and data (the training arguments, the model config and the encoded training set)', digest);
     dist.attach(this.model);
     await dist.broadcastWeights(this.model);
   }
