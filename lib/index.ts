@@ -44,6 +44,8 @@ export {
   saveContinualState, CONTINUAL_FILE,
 } from './continual/index.js';
 export type { ContinualOptions, ContinualMetrics, ContinualFileInfo } from './continual/index.js';
+export { ProcessGroup, distributedEnv, launchWorkers, ShardedLoader, DEFAULT_BUCKET_BYTES } from './distributed/index.js';
+export type { DistributedEnv, ProcessGroupOptions, LaunchOptions } from './distributed/index.js';
 export * from './pipelines/index.js';
 export { resolveModel, resolveModelSource, hubCacheDir, parseHubId } from './hub/index.js';
 export type { HubOptions, HubId, ModelFiles, ResolvedModel } from './hub/index.js';
