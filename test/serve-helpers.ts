@@ -3,7 +3,8 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BertForIntentAndSlots, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification, type BertPreTrainedModel,
+  BertForIntentAndSlots, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
+  type BertPreTrainedModel,
 } from '../lib/models/bert.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 
@@ -26,7 +27,7 @@ function rng(seed: number): () => number {
 }
 
 /**
- * Writes `ner`, `cls`, `slots`, `mlm` (model folders) and `cls-lora` (a LoRA adapter folder over
+ * Writes `ner`, `cls`, `slots`, `mlm`, `qa` (model folders) and `cls-lora` (a LoRA adapter folder over
  * `cls`, its B moved off zero so it changes the answers) under `dir`; returns the tokenizer.
  */
 export async function writeServeModels(dir: string, only?: readonly string[]): Promise<Tokenizer> {
@@ -43,6 +44,7 @@ export async function writeServeModels(dir: string, only?: readonly string[]): P
     await save('slots', BertForIntentAndSlots.fromConfig(cfg, { labels: ['PlayMusic', 'GetWeather'], slotLabels: ['O', 'B-artist', 'I-artist', 'B-genre'], seed: 5, log: null }));
   }
   if (want('mlm')) await save('mlm', BertForMaskedLM.fromConfig(cfg, { seed: 6, log: null }));
+  if (want('qa')) await save('qa', BertForQuestionAnswering.fromConfig(cfg, { seed: 8, log: null }));
   if (want('cls-lora')) {
     const base = await BertForSequenceClassification.fromPretrained(join(dir, 'cls'), { log: null });
     base.addAdapter('lora', { type: 'lora', r: 2, targetModules: ['query', 'value'] });

@@ -37,11 +37,11 @@ test('GET /v1/models: every folder by name, with task, labels and adapters; /hea
   const models = (res.json() as { models: Record<string, unknown>[] }).models;
   assert.deepEqual(models.map((m) => [m.name, m.task, m.adapter]), [
     ['cls', 'text-classification', false], ['cls-lora', 'text-classification', true], ['mlm', 'fill-mask', false],
-    ['ner', 'ner', false], ['slots', 'intent-slots', false],
+    ['ner', 'ner', false], ['qa', 'question-answering', false], ['slots', 'intent-slots', false],
   ]);
   assert.deepEqual(models[0].labels, ['neg', 'pos']);
   assert.deepEqual(models[0].adapters, ['cls-lora']);
-  assert.deepEqual(models[4].slot_labels, ['O', 'B-artist', 'I-artist', 'B-genre']);
+  assert.deepEqual(models[5].slot_labels, ['O', 'B-artist', 'I-artist', 'B-genre']);
   assert.equal((await app.inject({ url: '/health' })).json().status, 'ok');
   assert.equal((await app.inject({ url: '/ready' })).statusCode, 200);
 });
@@ -53,10 +53,15 @@ test('each task answers as its pipeline called directly, one input and a list, u
     ['cls', 'text-classification', { top_k: null }, async (d) => (await pipeline('text-classification', d, { topK: null })) as never],
     ['slots', 'intent-slots', undefined, async (d) => (await pipeline('intent-slots', d)) as never],
     ['mlm', 'fill-mask', { top_k: 3 }, async (d) => (await pipeline('fill-mask', d, { topK: 3 })) as never],
+    ['qa', 'question-answering', { top_k: 2, max_answer_len: 4 }, async (d) => {
+      const qa = await pipeline('question-answering', d);
+      return Object.assign((x: unknown) => qa(x as never, { topK: 2, maxAnswerLength: 4 }), { dispose: () => qa.dispose() }) as never;
+    }],
   ];
   for (const [name, , parameters, make] of cases) {
     const direct = await make(join(t.dir, name));
-    const texts = name === 'mlm' ? SENTENCES.map((s) => s.replace(/^\S+/, '[MASK]')) : SENTENCES;
+    const texts: unknown[] = name === 'mlm' ? SENTENCES.map((s) => s.replace(/^\S+/, '[MASK]'))
+      : name === 'qa' ? SENTENCES.map((s) => ({ question: 'who visited paris ?', context: s })) : SENTENCES;
     const expected = await Promise.all(texts.map((s) => direct(s)));
     (direct as unknown as { dispose(): void }).dispose();
     // Concurrent single-input requests (they batch) and one list request: each answer as the direct call's.
@@ -113,7 +118,10 @@ test('validation: 400, 404 and 413 with a message naming the problem', async () 
     [predict('mlm', { inputs: 'no mask here' }), 400, /No mask token \(\[MASK\]\) found in text 0/],
     [predict('cls', { inputs: 'a', adapter: 'nope' }), 404, /cls has no adapter named "nope" \(adapters on this base and head: cls-lora\)/],
     [predict('cls', { inputs: 'a', adapter: 3 }), 400, /"adapter": expected an adapter name/],
-    [predict('nope', { inputs: 'a' }), 404, /No model named "nope" \(served: cls, cls-lora, mlm, ner, slots/],
+    [predict('nope', { inputs: 'a' }), 404, /No model named "nope" \(served: cls, cls-lora, mlm, ner, qa, slots/],
+    [predict('qa', { inputs: 'a' }), 400, /inputs\[0\]: expected \{"question", "context"\} but received "a"/],
+    [predict('qa', { inputs: { question: 'who', context: 7 } }), 400, /inputs\[0\]\.context: expected a string but received 7/],
+    [predict('qa', { inputs: { question: 'who', context: 'x' }, parameters: { align_to_words: 1 } }), 400, /parameters\.align_to_words: expected true or false/],
     [app.inject({ url: '/v2/x' }), 404, /No route GET \/v2\/x/],
     [predict('ner', { inputs: ['a', 'b', 'c', 'd', 'e'] }), 413, /5 inputs in one request, at most 4 \(--max-inputs\)/],
     [predict('ner', { inputs: 'paris '.repeat(40) }), 413, /inputs\[0\] has 240 characters, more than 200 \(--max-text-length\)/],

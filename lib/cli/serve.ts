@@ -5,39 +5,27 @@
  */
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
-import type { Device, Precision } from '../models/bert.js';
-import { createServer } from '../serve/app.js';
+import type { Device } from '../models/bert.js';
+import { createServer, type ServeOptions } from '../serve/app.js';
 import { DEVICE_PARSER, cli, parsers, processIO, type CliIO } from './common.js';
 
-export interface ServeCommandOptions {
-  models: string;
+/** createServer's options as flags, plus where to listen; --memory-budget in MiB, --device as typed. */
+export interface ServeCommandOptions extends Omit<ServeOptions, 'memoryBudget' | 'device' | 'logger' | 'log'> {
   host?: string;
   port?: number;
-  preload?: boolean;
-  maxBatchSize?: number;
-  maxWaitMs?: number;
-  maxQueue?: number;
-  timeoutMs?: number;
-  maxInputs?: number;
-  maxTextLength?: number;
-  bodyLimit?: number;
-  /** MiB */
   memoryBudget?: number;
   device?: string;
-  precision?: Precision;
 }
 
 /** Starts the server; resolves with it once it listens (and its address). */
 export async function runServe(o: ServeCommandOptions, io: CliIO = processIO): Promise<{ app: FastifyInstance; url: string }> {
+  const { host, port, memoryBudget, device, ...rest } = o;
   const app = await createServer({
-    models: o.models, preload: o.preload, maxBatchSize: o.maxBatchSize, maxWaitMs: o.maxWaitMs, maxQueue: o.maxQueue,
-    timeoutMs: o.timeoutMs, maxInputs: o.maxInputs, maxTextLength: o.maxTextLength, bodyLimit: o.bodyLimit,
-    memoryBudget: o.memoryBudget === undefined ? undefined : o.memoryBudget * 2 ** 20,
+    ...rest, memoryBudget: memoryBudget === undefined ? undefined : memoryBudget * 2 ** 20,
     // No --precision: each folder as it is saved (an int8 folder from roots quantize runs int8, others fp32).
-    device: (o.device ?? 'cpu') as Device, precision: o.precision,
-    log: (line) => io.err(line + '\n'),
+    device: (device ?? 'cpu') as Device, log: (line) => io.err(line + '\n'),
   });
-  const url = await app.listen({ host: o.host ?? '127.0.0.1', port: o.port ?? 8080 });
+  const url = await app.listen({ host: host ?? '127.0.0.1', port: port ?? 8080 });
   io.err(`roots serve: listening on ${url} (models: ${url}/v1/models, page: ${url}/)\n`);
   return { app, url };
 }

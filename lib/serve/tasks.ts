@@ -1,23 +1,24 @@
 /**
- * The tasks `roots serve` answers, one row each: the architectures (config.json) it serves, the model
+ * The tasks `roots serve` answers (ner, text-classification, intent-slots, fill-mask,
+ * question-answering), one row each: the architectures (config.json) it serves, the model
  * class it loads, how the pipeline is made, and how a request's `inputs` and `parameters`
  * (Transformers-pipeline style, snake_case as the Hugging Face Inference API has them, camelCase
  * accepted too) become the pipeline's inputs and call options. Every check throws a ServeError whose
  * message names the input or parameter and what was expected.
  *
- * A new task is one more row: `registerServedTask({ task: 'question-answering', architectures:
- * ['BertForQuestionAnswering'], Class: BertForQuestionAnswering, create: (src, o) =>
- * questionAnsweringPipeline(src, o), input: ..., parameters: { top_k: ... } })`.
+ * A new task is one more row here, or from outside `registerServedTask({ task, architectures, Class,
+ * create: (src, o) => somePipeline(src, o), input, parameters })` before createServer.
  */
 import { RootsError, describe } from '../errors.js';
 import {
-  BertForIntentAndSlots, BertForMaskedLM, BertForSequenceClassification, BertForTokenClassification,
+  BertForIntentAndSlots, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
   type BertPreTrainedModel, type FromPretrainedOptions,
 } from '../models/bert.js';
 import { AGGREGATION_STRATEGIES } from '../pipelines/aggregation.js';
 import { fillMaskPipeline } from '../pipelines/fill-mask.js';
 import { intentSlotsPipeline } from '../pipelines/intent-slots.js';
 import { nerPipeline } from '../pipelines/ner.js';
+import { questionAnsweringPipeline } from '../pipelines/question-answering.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { textClassificationPipeline } from '../pipelines/text-classification.js';
 
@@ -66,6 +67,11 @@ function textInput(value: unknown, i: number): string {
 const topK = { option: 'topK', check: (v: unknown, name: string) => {
   if (v === null) return null;
   if (!Number.isInteger(v) || (v as number) < 1) throw bad(`parameters.${name}: expected a positive integer (or null: all) but received ${describe(v)}`);
+  return v;
+} };
+
+const flag = { option: '', check: (v: unknown, name: string) => {
+  if (typeof v !== 'boolean') throw bad(`parameters.${name}: expected true or false but received ${describe(v)}`);
   return v;
 } };
 
@@ -124,6 +130,30 @@ const builtIn: ServedTask[] = [
     create: (src, o) => fillMaskPipeline(src, { batchSize: o.batchSize }) as Promise<ServedPipeline>,
     input: textInput,
     parameters: { top_k: topK },
+  },
+  {
+    task: 'question-answering', architectures: ['BertForQuestionAnswering'], Class: BertForQuestionAnswering,
+    create: (src, o) => questionAnsweringPipeline(src, { batchSize: o.batchSize }) as Promise<ServedPipeline>,
+    input: (value, i) => {
+      if (!value || typeof value !== 'object' || Array.isArray(value)) throw bad(`inputs[${i}]: expected {"question", "context"} but received ${describe(value)}`);
+      const { question, context, ...rest } = value as Record<string, unknown>;
+      const extra = Object.keys(rest);
+      if (extra.length) throw bad(`inputs[${i}]: unknown field ${JSON.stringify(extra[0])} (expected {"question", "context"})`);
+      for (const [k, v] of [['question', question], ['context', context]] as const) {
+        if (typeof v !== 'string') throw bad(`inputs[${i}].${k}: expected a string but received ${describe(v)}`);
+        if (v.trim() === '') throw bad(`inputs[${i}].${k} is empty`);
+      }
+      return { question, context };
+    },
+    parameters: {
+      top_k: topK,
+      max_answer_len: { option: 'maxAnswerLength', check: (v, name) => {
+        if (!Number.isInteger(v) || (v as number) < 1) throw bad(`parameters.${name}: expected a positive integer but received ${describe(v)}`);
+        return v;
+      } },
+      handle_impossible_answer: { ...flag, option: 'handleImpossibleAnswer' },
+      align_to_words: { ...flag, option: 'alignToWords' },
+    },
   },
 ];
 
