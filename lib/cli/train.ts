@@ -384,7 +384,7 @@ export function trainingArgs(o: TrainCommandOptions, d: { hasDev: boolean; maxLe
 
 export function registerTrain(program: Command, io: CliIO = processIO): void {
   registerCommand<TrainCommandOptions>(program, 'train',
-    'train a model: NER (CoNLL), text classification (TSV/CSV/JSONL/TREC; pairs, multi-label) joint intent + slots (seq.in/seq.out/label) or relation classification (SemEval-2010 Task 8 or JSONL, entity markers); --model may be a folder with only config.json and a vocabulary (fresh start)',
+    'train a model: NER (CoNLL), text classification (TSV/CSV/JSONL/TREC; pairs, multi-label), joint intent + slots (seq.in/seq.out/label) or relation classification (SemEval-2010 Task 8 or JSONL, entity markers); --model may be a folder with only config.json and a vocabulary (fresh start)',
     SPECS, (o) => (o.nprocPerNode && process.env[LAUNCHED_ENV] === undefined ? runWorkers(o.nprocPerNode, io) : runTrain(o, io)));
 }
 
