@@ -74,7 +74,11 @@ export async function launchWorkers(o: LaunchOptions): Promise<number> {
     }
   };
   const onTerm = (): void => stopAll(-1);
+  // Ctrl-C reaches every worker from the terminal (each finishes its step, rank 0 saves a checkpoint):
+  // the launcher stays to wait for them instead of exiting first.
+  const onInt = (): void => {};
   process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
 
   try {
     const exits = Array.from({ length: n }, (_, rank) => new Promise<void>((resolve) => {
@@ -102,6 +106,7 @@ export async function launchWorkers(o: LaunchOptions): Promise<number> {
     await Promise.all(exits);
   } finally {
     process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
   }
   const f = failure as { rank: number; code: number; why: string } | null;
   if (f) {
