@@ -74,13 +74,14 @@ export async function evalRelation(x: { model: BertPreTrainedModel; tokenizer: T
   const d = ev.details;
   const predictions = semevalLines(new Map(d.ids.map((id, i) => [id, d.predictions[i]])));
   const result: Record<string, unknown> = { model: x.o.model, data: x.o.data, task: 'relation-classification', examples: examples.length, metrics: ev.metrics };
+  if (!d.semeval) result.predicted = d.ids.map((id, i) => ({ id, relation: d.predictions[i], score: d.scores[i] }));  // unlabelled data
   if (d.semeval) {
     result.official = d.semeval.official;
     result.relations = d.semeval.evaluations[2].relations;
     result.report = d.semeval.report;
   }
   const metrics = Object.entries(ev.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
-  const text = d.semeval ? `${d.semeval.report}\n${metrics} (${examples.length} examples, ${x.o.data})\n` : `${examples.length} unlabelled examples predicted (${x.o.data}); --predictions FILE writes them\n`;
+  const text = d.semeval ? `${d.semeval.report}\n${metrics} (${examples.length} examples, ${x.o.data})\n` : `${examples.length} unlabelled examples predicted (${x.o.data}); --predictions FILE writes them as id<TAB>relation lines, --json lists them\n`;
   return { result, text, predictions };
 }
 
