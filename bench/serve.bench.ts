@@ -12,7 +12,7 @@
 //    call on the same sentence (labels and spans exact, scores within 1e-4: a batch pads, which moves
 //    the last bits of the logits), and the latency of the 200s.
 // 3. The server's RSS every 10% of ROOTS_SERVE_RSS_REQUESTS requests (default 100000) at 8 clients.
-// ROOTS_SERVE_ROUNDS (default 3) sets the rounds.
+// ROOTS_SERVE_ROUNDS (default 3) sets the rounds; ROOTS_SERVE_ONLY=rss runs the third part alone.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -73,9 +73,11 @@ function load(url: string, sentences: string[], o: { connections: number; amount
 const point = (r: autocannon.Result): Point => ({ throughput: (r['2xx'] + r.non2xx) / r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function rss(url: string): Promise<number> {
+/** The server's RSS and V8 heap in use (its /metrics). */
+async function memory(url: string): Promise<{ rss: number; heap: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^roots_serve_process_resident_memory_bytes (\d+)/m.exec(text)![1]);
+  const heap = [...text.matchAll(/^roots_serve_nodejs_heap_space_size_used_bytes\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
+  return { rss: Number(/^roots_serve_process_resident_memory_bytes (\d+)/m.exec(text)![1]), heap };
 }
 
 async function main(): Promise<void> {
@@ -90,70 +92,80 @@ async function main(): Promise<void> {
     console.log(`model H256 L4 I1024, ${sentences.length} CoNLL-2003 dev sentences (mean ${Math.round(sentences.reduce((n, s) => n + s.length, 0) / sentences.length)} characters)`);
 
     const batched = await startServer(dir, { maxBatchSize: 32, maxWaitMs: 5, maxQueue: 4096 });
-    const single = await startServer(dir, { maxBatchSize: 1, maxWaitMs: 0, maxQueue: 4096 });
-    servers.push(batched, single);
-    const results = new Map<string, Point[]>();
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const c of [1, 8, 64]) {
-        for (const [mode, s] of [['batching', batched], ['no batching', single]] as const) {
-          const r = point(await load(s.url, sentences, { connections: c, amount: c * Math.max(PER_CLIENT, Math.ceil(60 / c)) }));
-          const key = `${mode}|${c}`;
-          results.set(key, [...(results.get(key) ?? []), r]);
-          console.log(`round ${round + 1} ${mode.padEnd(11)} ${String(c).padStart(2)} clients: ${r.throughput.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
-        }
-      }
-    }
-    console.log('\n| clients | batching req/s | p50 ms | p99 ms | no batching req/s | p50 ms | p99 ms | gain |\n| --- | --- | --- | --- | --- | --- | --- | --- |');
-    for (const c of [1, 8, 64]) {
-      const [b, n] = ['batching', 'no batching'].map((m) => results.get(`${m}|${c}`)!);
-      const med = (ps: Point[], k: keyof Point) => median(ps.map((p) => p[k]));
-      console.log(`| ${c} | ${med(b, 'throughput').toFixed(0)} | ${med(b, 'p50')} | ${med(b, 'p99')} | ${med(n, 'throughput').toFixed(0)} | ${med(n, 'p50')} | ${med(n, 'p99')} | ${(med(b, 'throughput') / med(n, 'throughput')).toFixed(2)}x |`);
-    }
-    single.child.kill('SIGTERM');
-
-    // 2. Twice the capacity against a bounded queue; every answer checked against a direct call.
-    const capacity = median(results.get('batching|64')!.map((p) => p.throughput));
-    const ner = await pipeline('ner', join(dir, 'ner'), { aggregation: 'first' });
-    const expected = new Map<string, unknown>();
-    for (const s of sentences) expected.set(s, JSON.parse(JSON.stringify(await ner(s))));
-    ner.dispose();
-    const bounded = await startServer(dir, { maxBatchSize: 32, maxWaitMs: 5, maxQueue: 32 });
-    servers.push(bounded);
-    const counts = { ok: 0, overloaded: 0, other: 0, wrong: 0, maxScoreDiff: 0 };
-    const same = (a: unknown, b: unknown): boolean => {
-      if (typeof a === 'number' && typeof b === 'number') { counts.maxScoreDiff = Math.max(counts.maxScoreDiff, Math.abs(a - b)); return Math.abs(a - b) <= 1e-4; }
-      if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
-      if (a && b && typeof a === 'object' && typeof b === 'object') {
-        const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
-        return ka.join() === kb.join() && ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-      }
-      return a === b;
-    };
-    const rate = Math.max(1, Math.round(2 * capacity));
-    const over = await load(bounded.url, sentences, { connections: 128, amount: rate * OVERLOAD_SECONDS, overallRate: rate }, (s, status, body) => {
-      if (status === 200) { counts.ok++; if (!same(JSON.parse(body), expected.get(s))) counts.wrong++; } else if (status === 503) counts.overloaded++; else counts.other++;
-    });
-    const answered = counts.ok + counts.overloaded + counts.other;
-    console.log(`\nat twice capacity (${rate} req/s offered for ${OVERLOAD_SECONDS} s, 128 clients, queue 32): sent ${over.requests.sent}, answered ${answered} (200: ${counts.ok}, 503: ${counts.overloaded}, other: ${counts.other}), `
-      + `errors ${over.errors}, timeouts ${over.timeouts}, wrong answers ${counts.wrong} (largest score difference ${counts.maxScoreDiff.toExponential(2)}); `
-      + `all responses p50 ${over.latency.p50} ms, p99 ${over.latency.p99} ms; ${(counts.ok / over.duration).toFixed(1)} answered 200 per second over ${over.duration.toFixed(1)} s`);
-
-    // 3. RSS over many requests.
-    const samples = [await rss(batched.url)];
-    const step = Math.ceil(RSS_REQUESTS / 10);
-    let done = 0;
-    const t0 = performance.now();
-    while (done < RSS_REQUESTS) {
-      const r = await load(batched.url, sentences, { connections: 8, amount: step });
-      done += r.requests.sent;
-      samples.push(await rss(batched.url));
-    }
-    const mb = (b: number) => (b / 2 ** 20).toFixed(0);
-    console.log(`\nRSS of the batching server over ${done} requests at 8 clients (${((performance.now() - t0) / 1000).toFixed(0)} s), MiB at the start and at each 10%: ${samples.map(mb).join(', ')}`);
+    servers.push(batched);
+    if (process.env.ROOTS_SERVE_ONLY !== 'rss') await loadAndOverload(dir, sentences, batched, servers);
+    await rssOver(batched, sentences);
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+async function loadAndOverload(dir: string, sentences: string[], batched: Server, servers: Server[]): Promise<void> {
+  const single = await startServer(dir, { maxBatchSize: 1, maxWaitMs: 0, maxQueue: 4096 });
+  servers.push(single);
+  const results = new Map<string, Point[]>();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of [1, 8, 64]) {
+      for (const [mode, s] of [['batching', batched], ['no batching', single]] as const) {
+        const r = point(await load(s.url, sentences, { connections: c, amount: c * Math.max(PER_CLIENT, Math.ceil(60 / c)) }));
+        const key = `${mode}|${c}`;
+        results.set(key, [...(results.get(key) ?? []), r]);
+        console.log(`round ${round + 1} ${mode.padEnd(11)} ${String(c).padStart(2)} clients: ${r.throughput.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+      }
+    }
+  }
+  console.log('\n| clients | batching req/s | p50 ms | p99 ms | no batching req/s | p50 ms | p99 ms | gain |\n| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const c of [1, 8, 64]) {
+    const [b, n] = ['batching', 'no batching'].map((m) => results.get(`${m}|${c}`)!);
+    const med = (ps: Point[], k: keyof Point) => median(ps.map((p) => p[k]));
+    console.log(`| ${c} | ${med(b, 'throughput').toFixed(0)} | ${med(b, 'p50')} | ${med(b, 'p99')} | ${med(n, 'throughput').toFixed(0)} | ${med(n, 'p50')} | ${med(n, 'p99')} | ${(med(b, 'throughput') / med(n, 'throughput')).toFixed(2)}x |`);
+  }
+  single.child.kill('SIGTERM');
+
+  // 2. Twice the capacity against a bounded queue; every answer checked against a direct call.
+  const capacity = median(results.get('batching|64')!.map((p) => p.throughput));
+  const ner = await pipeline('ner', join(dir, 'ner'), { aggregation: 'first' });
+  const expected = new Map<string, unknown>();
+  for (const s of sentences) expected.set(s, JSON.parse(JSON.stringify(await ner(s))));
+  ner.dispose();
+  const bounded = await startServer(dir, { maxBatchSize: 32, maxWaitMs: 5, maxQueue: 32 });
+  servers.push(bounded);
+  const counts = { ok: 0, overloaded: 0, other: 0, wrong: 0, maxScoreDiff: 0 };
+  const same = (a: unknown, b: unknown): boolean => {
+    if (typeof a === 'number' && typeof b === 'number') { counts.maxScoreDiff = Math.max(counts.maxScoreDiff, Math.abs(a - b)); return Math.abs(a - b) <= 1e-4; }
+    if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => same(x, b[i]));
+    if (a && b && typeof a === 'object' && typeof b === 'object') {
+      const ka = Object.keys(a).sort(), kb = Object.keys(b).sort();
+      return ka.join() === kb.join() && ka.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+    }
+    return a === b;
+  };
+  const rate = Math.max(1, Math.round(2 * capacity));
+  const over = await load(bounded.url, sentences, { connections: 128, amount: rate * OVERLOAD_SECONDS, overallRate: rate }, (s, status, body) => {
+    if (status === 200) { counts.ok++; if (!same(JSON.parse(body), expected.get(s))) counts.wrong++; } else if (status === 503) counts.overloaded++; else counts.other++;
+  });
+  const answered = counts.ok + counts.overloaded + counts.other;
+  console.log(`\nat twice capacity (${rate} req/s offered for ${OVERLOAD_SECONDS} s, 128 clients, queue 32): sent ${over.requests.sent}, answered ${answered} (200: ${counts.ok}, 503: ${counts.overloaded}, other: ${counts.other}), `
+    + `errors ${over.errors}, timeouts ${over.timeouts}, wrong answers ${counts.wrong} (largest score difference ${counts.maxScoreDiff.toExponential(2)}); `
+    + `all responses p50 ${over.latency.p50} ms, p99 ${over.latency.p99} ms; ${(counts.ok / over.duration).toFixed(1)} answered 200 per second over ${over.duration.toFixed(1)} s`);
+
+}
+
+/** 3. RSS over many requests. */
+async function rssOver(batched: Server, sentences: string[]): Promise<void> {
+  const samples = [await memory(batched.url)];
+  const step = Math.ceil(RSS_REQUESTS / 10);
+  let done = 0;
+  const t0 = performance.now();
+  while (done < RSS_REQUESTS) {
+    const r = await load(batched.url, sentences, { connections: 8, amount: step });
+    done += r.requests.sent;
+    samples.push(await memory(batched.url));
+  }
+  const mb = (b: number) => (b / 2 ** 20).toFixed(0);
+  console.log(`\nRSS of the batching server over ${done} requests at 8 clients (${((performance.now() - t0) / 1000).toFixed(0)} s), MiB at the start and at each 10%: ${samples.map((s) => mb(s.rss)).join(', ')}`);
+  console.log(`V8 heap in use, MiB: ${samples.map((s) => mb(s.heap)).join(', ')}`);
 }
 
 await main();

@@ -1,6 +1,6 @@
 // The page at / in a real headless browser (Debian's chromium driven by playwright-core): it lists the
 // served models, and shows what the pipelines answer: entities highlighted in the text, labels with
-// scores, the intent and its slots, the adapters of a base. Runs under CI (setup-system.sh installs
+// scores, the intent and its slots, a question's answer in its context, the adapters of a base. Runs under CI (setup-system.sh installs
 // chromium); elsewhere it skips when no chromium is found. ROOTS_CHROMIUM names another binary.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +26,7 @@ let url: string;
 
 before(async () => {
   if (skip) return;
-  await writeServeModels(t.dir, ['ner', 'cls', 'cls-lora', 'slots']);
+  await writeServeModels(t.dir, ['ner', 'cls', 'cls-lora', 'slots', 'qa']);
   app = await createServer({ models: t.dir });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
   // --no-sandbox: CI containers run as root, where chromium's sandbox refuses to start.
@@ -54,7 +54,7 @@ const marks = () => page.$$eval('#output mark.entity', (ms) => ms.map((m) => [m.
 
 test('the page lists the models and highlights the entities the NER pipeline finds', { skip }, async () => {
   const options = await page.$$eval('#model option', (os) => os.map((o) => o.textContent));
-  assert.deepEqual(options, ['cls (text-classification)', 'cls-lora (text-classification)', 'ner (ner)', 'slots (intent-slots)']);
+  assert.deepEqual(options, ['cls (text-classification)', 'cls-lora (text-classification)', 'ner (ner)', 'qa (question-answering)', 'slots (intent-slots)']);
   // The first fixture sentence where the (random-weight) model finds an entity.
   const ner = await pipeline('ner', join(t.dir, 'ner'), { aggregation: 'first' });
   const found = (await ner(SENTENCES)).findIndex((es) => es.length > 0);
@@ -80,6 +80,21 @@ test('labels with scores; the adapters of a base can be chosen', { skip }, async
   assert.deepEqual(await page.$$eval('#adapter option', (os) => os.map((o) => o.getAttribute('value'))), ['', 'cls-lora']);
   await page.selectOption('#model', 'ner');
   assert.equal(await page.isVisible('#adapter'), false);
+});
+
+test('question answering: a question field, the answer highlighted in the context', { skip }, async () => {
+  const context = 'angela merkel visited paris and berlin';
+  const question = 'who visited paris ?';
+  const qa = await pipeline('question-answering', join(t.dir, 'qa'));
+  const expected = await qa({ question, context });
+  qa.dispose();
+  await page.selectOption('#model', 'qa');
+  assert.equal(await page.isVisible('#question'), true);
+  await page.fill('#question', question);
+  await run('qa', context);
+  assert.deepEqual(await marks(), [['answer', (expected as { answer: string }).answer]]);
+  await page.selectOption('#model', 'ner');
+  assert.equal(await page.isVisible('#question'), false);
 });
 
 test('the intent and its slots highlighted; a request error is shown, not thrown', { skip }, async () => {

@@ -49,6 +49,10 @@ function render(task, text, result) {
     const spans = result.slots.map((s) => ({ start: s.start, end: s.end, label: s.entity, score: s.score }));
     out.append(el('p', { class: 'intent' }, 'Intent: ', el('strong', { class: 'label' }, result.intent.label), ' ', pct(result.intent.score)),
       highlighted(text, spans), table(['slot', 'text', 'score'], spans.map((s) => [s.label, text.slice(s.start, s.end), pct(s.score)])));
+  } else if (task === 'question-answering') {
+    const answers = Array.isArray(result) ? result : [result];
+    out.append(highlighted(text, answers.slice(0, 1).map((a) => ({ start: a.start, end: a.end, label: 'answer', score: a.score }))),
+      table(['answer', 'score'], answers.map((a) => [el('span', { class: 'label' }, a.answer), scoreCell(a.score)])));
   } else if (task === 'fill-mask') {
     const lists = Array.isArray(result[0]) ? result : [result];
     lists.forEach((list, i) => {
@@ -69,6 +73,7 @@ function showAdapters() {
   const box = $('adapter-box');
   const list = m ? m.adapters : [];
   box.hidden = list.length === 0;
+  $('question-box').hidden = m?.task !== 'question-answering';
   $('adapter').replaceChildren(el('option', { value: '' }, '(base model)'), ...list.map((a) => el('option', { value: a }, a)));
 }
 
@@ -77,7 +82,7 @@ async function predict() {
   const text = $('text').value;
   $('error').textContent = '';
   if (!m) return;
-  const body = { inputs: text };
+  const body = { inputs: m.task === 'question-answering' ? { question: $('question').value, context: text } : text };
   if (m.task === 'text-classification') body.parameters = { top_k: null };
   if ($('adapter').value) body.adapter = $('adapter').value;
   $('run').disabled = true;
