@@ -27,7 +27,7 @@ if (!Array.isArray(squad.data)) {
   process.exit(1);
 }
 const sides = { train: [], test: [] };
-squad.data.forEach((article, i) => sides[i % every === every - 1 ? 'test' : 'train'].push(article));
+squad.data.forEach((article, i) => { sides[i % every === every - 1 ? 'test' : 'train'].push(article); });
 mkdirSync(out, { recursive: true });
 for (const [name, data] of Object.entries(sides)) {
   const path = join(out, `${name}.json`);

@@ -218,6 +218,6 @@ export function splitArticles<T>(articles: readonly T[], every: number): { train
   if (!Number.isInteger(every) || every < 2) throw new RootsError('ERR_INVALID_ARG', `Expected an integer every >= 2 but received ${describe(every)}`);
   const train: T[] = [];
   const test: T[] = [];
-  articles.forEach((a, i) => (i % every === every - 1 ? test : train).push(a));
+  articles.forEach((a, i) => { (i % every === every - 1 ? test : train).push(a); });
   return { train, test };
 }

@@ -15,6 +15,7 @@
 /** Python's `string.punctuation`. */
 const PUNCTUATION = new Set('!"#$%&\'()*+,-./:;<=>?@[\\]^_`{|}~');
 /** The characters for which Python's `str.isspace()` is true. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: Python's whitespace includes U+001C..U+001F
 const PY_WHITESPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
 /** `\b(a|an|the)\b` with Python 3's Unicode word characters (letters, numbers, underscore). */
 const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
