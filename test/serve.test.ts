@@ -41,6 +41,7 @@ test('GET /v1/models: every folder by name, with task, labels and adapters; /hea
   ]);
   assert.deepEqual(models[0].labels, ['neg', 'pos']);
   assert.deepEqual(models[0].adapters, ['cls-lora']);
+  assert.equal(models[1].base, 'cls');
   assert.deepEqual(models[5].slot_labels, ['O', 'B-artist', 'I-artist', 'B-genre']);
   assert.equal((await app.inject({ url: '/health' })).json().status, 'ok');
   assert.equal((await app.inject({ url: '/ready' })).statusCode, 200);
@@ -118,6 +119,7 @@ test('validation: 400, 404 and 413 with a message naming the problem', async () 
     [predict('mlm', { inputs: 'no mask here' }), 400, /No mask token \(\[MASK\]\) found in text 0/],
     [predict('cls', { inputs: 'a', adapter: 'nope' }), 404, /cls has no adapter named "nope" \(adapters on this base and head: cls-lora\)/],
     [predict('cls', { inputs: 'a', adapter: 3 }), 400, /"adapter": expected an adapter name/],
+    [predict('cls-lora', { inputs: 'a', adapter: 'other' }), 400, /cls-lora is itself an adapter; request its base \(cls\) to choose another/],
     [predict('nope', { inputs: 'a' }), 404, /No model named "nope" \(served: cls, cls-lora, mlm, ner, qa, slots/],
     [predict('qa', { inputs: 'a' }), 400, /inputs\[0\]: expected \{"question", "context"\} but received "a"/],
     [predict('qa', { inputs: { question: 'who', context: 7 } }), 400, /inputs\[0\]\.context: expected a string but received 7/],

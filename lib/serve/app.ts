@@ -179,7 +179,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     if (adapter !== undefined && adapter !== null && typeof adapter !== 'string') throw new ServeError(400, `"adapter": expected an adapter name but received ${describe(adapter)}`);
     const chosen = entry.adapterDir !== null ? entry.name : (adapter ?? null);
     if (entry.adapterDir !== null && adapter !== undefined && adapter !== null && adapter !== entry.name) {
-      throw new ServeError(400, `${entry.name} is itself an adapter; request its base (${entry.group.entries.find((e) => e.adapterDir === null)?.name ?? entry.baseDir}) to choose another`);
+      throw new ServeError(400, `${entry.name} is itself an adapter; request its base (${registry.baseName(entry)}) to choose another`);
     }
     if (chosen !== null && !entry.group.entries.some((e) => e.name === chosen && e.adapterDir !== null)) {
       const names = entry.group.entries.filter((e) => e.adapterDir !== null).map((e) => e.name);

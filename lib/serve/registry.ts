@@ -261,13 +261,19 @@ export class ModelRegistry {
     }));
   }
 
+  /** The name the base of `e` is served under (its folder name when it is not served itself). */
+  baseName(e: ModelEntry): string {
+    const base = resolve(e.baseDir);
+    return [...this.entries.values()].find((x) => x.adapterDir === null && resolve(x.dir) === base)?.name ?? basename(e.baseDir);
+  }
+
   /** What GET /v1/models says about an entry. */
   describe(e: ModelEntry): Record<string, unknown> {
     const g = e.group;
     return {
       name: e.name, task: e.task.task, labels: labelsOf(e.config) ?? null,
       ...(e.config.slot_id2label ? { slot_labels: labelsOf(e.config, 'slot_id2label') } : {}),
-      adapter: e.adapterDir !== null, base: e.adapterDir !== null ? g.baseDir : null,
+      adapter: e.adapterDir !== null, base: e.adapterDir !== null ? this.baseName(e) : null,
       // Adapters a request to this name may choose with "adapter" (the others on the same base and head).
       adapters: e.adapterDir === null ? g.entries.filter((x) => x.adapterDir !== null).map((x) => x.name) : [],
       loaded: g.loaded !== null,
