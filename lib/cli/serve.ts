@@ -6,7 +6,8 @@
 import type { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import type { Device } from '../models/bert.js';
-import { createServer, type ServeOptions } from '../serve/app.js';
+import type { ServeOptions } from '../serve/app.js';
+import { createServer } from '../serve/index.js';
 import { DEVICE_PARSER, cli, parsers, processIO, type CliIO } from './common.js';
 
 /** createServer's options as flags, plus where to listen; --memory-budget in MiB, --device as typed. */
