@@ -235,7 +235,9 @@ class GradReducer : public GradSync, public std::enable_shared_from_this<GradRed
   std::vector<Bucket> buckets_;
   std::vector<int> leafBucket_;
   std::set<const void*> hookedNodes_;
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators_;
+  // shared_ptr<Node> in LibTorch 1.13, intrusive_ptr<Node> in 2.x.
+  using AccumulatorPtr = decltype(torch::autograd::impl::grad_accumulator(std::declval<const torch::autograd::Variable&>()));
+  std::vector<AccumulatorPtr> accumulators_;
   size_t next_ = 0;
   int64_t early_ = 0;
   bool armed_ = false, hooked_ = false;
