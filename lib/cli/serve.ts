@@ -40,7 +40,7 @@ export function registerServe(program: Command, io: CliIO = processIO): void {
     .option('--port <n>', 'port (default 8080; 0: any free port)', cli(parsers.nonNegativeInt))
     .option('--preload', 'load every model at start (default: on first use)')
     .option('--max-batch-size <n>', 'inputs per native call (default 32)', cli(parsers.positiveInt))
-    .option('--max-wait-ms <ms>', 'how long a request waits for others to batch with (default 5; 0: no waiting)', cli(parsers.number(0)))
+    .option('--max-wait-ms <ms>', 'how long a request waits for others while the model is idle (default 5; 0: none: requests that arrive while a batch runs still form the next batch)', cli(parsers.number(0)))
     .option('--max-queue <n>', 'inputs that may wait per model before requests get 503 + Retry-After (default 256)', cli(parsers.positiveInt))
     .option('--timeout-ms <ms>', 'per-request deadline, queueing included; past it 504 (default 30000; 0: none)', cli(parsers.nonNegativeInt))
     .option('--max-inputs <n>', 'inputs per request (default: --max-batch-size); more is 413', cli(parsers.positiveInt))
