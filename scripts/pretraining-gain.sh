@@ -8,6 +8,7 @@
 # Settings (environment variables; the defaults are the run in README "Measured: pretraining"):
 #   DATA=../shared/data          the shared datasets
 #   STEPS=1600 BATCH=32 LR=7e-4 WARMUP=0.06 MLM_P=0.15 SEQ=128 PRECISION=bf16
+#   SCHEDULER=linear BETA2=0.999   the learning-rate schedule and AdamW's beta2
 #   VOCAB=bert-base-cased        a vocab.txt to start from, or a size (e.g. 8192) to train one on the corpus
 #   HIDDEN=256 LAYERS=4 HEADS=4 INTERMEDIATE=1024
 #   FT_LR_NER=1e-3 FT_LR_CLS=3e-4  the fine-tuning rates of the from-scratch tables
@@ -39,7 +40,8 @@ if [ "${SKIP_PRETRAIN:-}" != 1 ]; then
     --intermediate "${INTERMEDIATE:-1024}" --cased --out "$out/init" --force
   pretrain=("${roots[@]}" pretrain --model "$out/init" --train "$out/text/train" --eval "$out/text/heldout.txt"
     --out "$out/mlm" --max-steps "$steps" --batch-size "$batch" --max-length "$seq" --lr "$lr" --warmup-ratio "$warm"
-    --weight-decay 0.01 --mlm-probability "$mlmp" --eval-steps $((steps / 4 > 0 ? steps / 4 : 1)) --save-total-limit 2
+    --weight-decay 0.01 --mlm-probability "$mlmp" --eval-mlm-probability 0.15
+    --scheduler "${SCHEDULER:-linear}" --adam-beta2 "${BETA2:-0.999}" --eval-steps $((steps / 4 > 0 ? steps / 4 : 1)) --save-total-limit 2
     --precision "$precision" --progress plain)
   echo "pretraining: ${pretrain[*]}"
   "${pretrain[@]}" --overwrite 2>&1 | tee "$out/pretrain.log"
