@@ -78,7 +78,7 @@ async function trainedBriefly(task: TaskName): Promise<string> {
   return dir;
 }
 
-interface RunResult { seconds: number; entities: { score: number; [k: string]: unknown }[][] }
+interface RunResult { seconds: number; cpu: number; entities: { score: number; [k: string]: unknown }[][] }
 interface Side { name: string; task: TaskName; batch: number; precision: string; lib: string; run: () => Promise<RunResult> }
 
 // ---- the peers: long-lived subprocesses idling on stdin between their turns ----
@@ -138,10 +138,11 @@ for (const task of tasks) {
     const roots = async (batch: number): Promise<RunResult> => {
       const out: RunResult['entities'] = [];
       const f = call as unknown as (x: string | string[]) => Promise<unknown>;
-      const t = performance.now();
+      const t = performance.now(), c = process.cpuUsage();
       if (batch === 1) for (const s of texts) out.push(norm(await f(s)));
       else for (let i = 0; i < texts.length; i += batch) out.push(...((await f(texts.slice(i, i + batch))) as unknown[]).map(norm));
-      return { seconds: (performance.now() - t) / 1000, entities: out };
+      const u = process.cpuUsage(c);
+      return { seconds: (performance.now() - t) / 1000, cpu: (u.user + u.system) / 1e6, entities: out };
     };
     const peerSides: [string, Peer | null][] = [
       ['transformers', hasHf ? new Peer(hfPy, [join(root, 'scripts', 'bench_inference_peer.py'), dir, textsFile, aggregation, String(threads), task === 'ner' ? 'token-classification' : 'text-classification', precision]) : null],
@@ -171,6 +172,7 @@ console.log(`${nSentences} sentences per task (CoNLL-2003 eng.testb, SST-2 dev);
 
 // ---- interleaved rounds ----
 const rates = new Map<string, number[]>();
+const cpuMs = new Map<string, number[]>();  // CPU time per sentence (every thread of the side's process): what load from others does not inflate
 const first = new Map<string, RunResult['entities']>();
 for (const s of sides) first.set(s.name, (await s.run()).entities);  // warm-up (every shape path once), and the answers compared
 for (let r = 0; r < rounds; r++) {
@@ -178,6 +180,7 @@ for (let r = 0; r < rounds; r++) {
     const res = await s.run();
     const n = res.entities.length;
     rates.set(s.name, [...(rates.get(s.name) ?? []), n / res.seconds]);
+    cpuMs.set(s.name, [...(cpuMs.get(s.name) ?? []), (res.cpu * 1000) / n]);
   }
   process.stderr.write(`round ${r + 1}/${rounds} done\n`);
 }
@@ -186,12 +189,13 @@ for (const d of disposers) d();
 
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const rate = (name: string) => rates.get(name);
-console.log('\n| task | batch | side | sentences/s median | min | vs Transformers fp32 (medians) | vs roots fp32 |');
-console.log('|---|---:|---|---:|---:|---:|---:|');
+console.log('\n| task | batch | side | sentences/s median | min | vs Transformers fp32 (medians) | vs roots fp32 | CPU ms/sentence median | Transformers fp32 CPU / side CPU |');
+console.log('|---|---:|---|---:|---:|---:|---:|---:|---:|');
 for (const s of [...sides].sort((a, b) => a.task.localeCompare(b.task) || a.batch - b.batch || a.lib.localeCompare(b.lib) || a.precision.localeCompare(b.precision))) {
   const t = rate(s.name)!;
   const hf = rate(`${s.task} b${s.batch} transformers fp32`), base = rate(`${s.task} b${s.batch} roots fp32`)!;
-  console.log(`| ${s.task} | ${s.batch} | ${s.lib} ${s.precision} | ${median(t).toFixed(0)} | ${Math.min(...t).toFixed(0)} | ${hf ? `${(median(t) / median(hf)).toFixed(2)}x` : '-'} | ${(median(t) / median(base)).toFixed(2)}x |`);
+  const cpu = cpuMs.get(s.name)!, hfCpu = cpuMs.get(`${s.task} b${s.batch} transformers fp32`);
+  console.log(`| ${s.task} | ${s.batch} | ${s.lib} ${s.precision} | ${median(t).toFixed(0)} | ${Math.min(...t).toFixed(0)} | ${hf ? `${(median(t) / median(hf)).toFixed(2)}x` : '-'} | ${(median(t) / median(base)).toFixed(2)}x | ${median(cpu).toFixed(2)} | ${hfCpu ? `${(median(hfCpu) / median(cpu)).toFixed(2)}x` : '-'} |`);
 }
 console.log('\nagreement (first run; NER: same entities, text classification: same label; scores within 1e-3):');
 for (const task of tasks) for (const b of BATCHES) {

@@ -48,20 +48,20 @@ def main():
             break
         k = json.loads(line)["batch"]
         out = []
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         if k == 1:
             for text in texts:
                 out.append(ner(text))
         else:
             for i in range(0, len(texts), k):
                 out.extend(ner(texts[i:i + k], batch_size=k))
-        seconds = time.perf_counter() - t
+        seconds, cpu = time.perf_counter() - t, time.process_time() - c
         if task == "token-classification":
             ents = [[{"entity_group": e["entity_group"], "start": e["start"], "end": e["end"], "score": float(e["score"])} for e in r] for r in out]
         else:
             top = [r[0] if isinstance(r, list) else r for r in out]  # one text: [{label, score}]; a list of texts: {label, score} each
             ents = [[{"label": r["label"], "score": float(r["score"])}] for r in top]
-        print(json.dumps({"seconds": seconds, "entities": ents}), flush=True)
+        print(json.dumps({"seconds": seconds, "cpu": cpu, "entities": ents}), flush=True)
 
 
 if __name__ == "__main__":
