@@ -160,13 +160,13 @@ export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Pro
 export function registerEval(program: Command, io: CliIO = processIO): void {
   const cmd = program
     .command('eval')
-    .description('score a trained model on labelled data: NER (seqeval report), text classification (accuracy, F1, MCC, report, confusion matrix), intent + slots (intent accuracy, slot F1, exact match), relation classification (the official SemEval-2010 Task 8 scorer\'s output); a masked-LM on plain text (loss, perplexity, masked-token accuracy)')
+    .description('score a trained model on labelled data: NER (seqeval report), text classification (accuracy, F1, MCC, report, confusion matrix), intent + slots (intent accuracy, slot F1, exact match), relation classification (the official SemEval-2010 Task 8 scorer\'s output), question answering (the official SQuAD v1.1 exact match and F1); a masked-LM on plain text (loss, perplexity, masked-token accuracy)')
     .option('--model <dir|id>', 'trained model folder, or a Hub id (org/name[@revision]; Hugging Face cache, downloaded when missing)')
     .option('--adapter <dir|id>', 'a PEFT adapter folder (roots train --peft, or PEFT\'s save_pretrained) applied to --model')
-    .option('--data <file>', 'labelled data: CoNLL (ner), TSV/CSV/JSONL/TREC (text-classification), a seq.in/seq.out/label folder (intent-slots), a SemEval-2010 Task 8 or JSONL file (relation-classification); plain text (masked-LM)')
+    .option('--data <file>', 'labelled data: CoNLL (ner), TSV/CSV/JSONL/TREC (text-classification), a seq.in/seq.out/label folder (intent-slots), a SemEval-2010 Task 8 or JSONL file (relation-classification), SQuAD JSON or JSONL (question-answering); plain text (masked-LM)')
     .option('--json', 'print the scores as JSON')
     .option('--batch-size <n>', 'windows per batch (default 32)', cli(parsers.positiveInt))
-    .option('--max-length <n>', 'window length in tokens (default as roots train: 256 for ner, 128 for text-classification and intent-slots)', cli(parsers.positiveInt))
+    .option('--max-length <n>', 'window length in tokens (default as roots train: 256 for ner, 128 for text-classification and intent-slots, 384 for question-answering)', cli(parsers.positiveInt))
     .option('--strict <scheme>', `seqeval strict mode with this scheme (${TAGGING_SCHEMES.join(', ')}); default: lenient`, cli(parsers.choice(TAGGING_SCHEMES)))
     .option('--threshold <p>', 'multi-label: a label is predicted when its sigmoid reaches this (default 0.5)', cli(parsers.number(0, 1)))
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default auto)', cli(DEVICE_PARSER))

@@ -219,7 +219,7 @@ export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO
 export function registerPredict(program: Command, io: CliIO = processIO): void {
   program
     .command('predict')
-    .description('run a trained model on raw text: entities (ner), labels with scores (text-classification), intent and slots (intent-slots), fill-mask (masked-LM: texts with [MASK]), the relation of two marked entities (relation-classification: <e1>…</e1> and <e2>…</e2>, or [E1]…[/E1] and [E2]…[/E2])')
+    .description('run a trained model on raw text: entities (ner), labels with scores (text-classification), intent and slots (intent-slots), fill-mask (masked-LM: texts with [MASK]), the relation of two marked entities (relation-classification: <e1>…</e1> and <e2>…</e2>, or [E1]…[/E1] and [E2]…[/E2]), answers from a context (question-answering: --question, --context)')
     .option('--model <dir|id>', 'trained model folder, or a Hub id (org/name[@revision]; Hugging Face cache, downloaded when missing)')
     .option('--adapter <dir|id>', 'a PEFT adapter folder (roots train --peft, or PEFT\'s save_pretrained) applied to --model')
     .option('--text <text>', 'a text (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])

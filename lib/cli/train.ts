@@ -101,9 +101,9 @@ const METRIC_CHOICES = [...new Set(Object.values(TASKS).flatMap((r) => r.metricN
 
 /** The options, their flags, help and parsers: one table for commander and --config files. */
 const SPECS: (FlagSpec & { negation?: string })[] = [
-  { key: 'task', flags: '--task <name>', help: 'task: ner (token classification; default), text-classification (texts or pairs; single- or multi-label), intent-slots (joint intent + slot filling), prompt-classification (cloze template + verbalizer on a masked-LM; LM-BFF)', parse: parsers.choice(TASK_CHOICES) },
+  { key: 'task', flags: '--task <name>', help: 'task: ner (token classification; default), text-classification (texts or pairs; single- or multi-label), intent-slots (joint intent + slot filling), prompt-classification (cloze template + verbalizer on a masked-LM; LM-BFF), question-answering (SQuAD-style extractive QA)', parse: parsers.choice(TASK_CHOICES) },
   { key: 'model', flags: '--model <dir|id>', help: 'model folder: config.json + tokenizer (+ weights; without weights training starts fresh), or a Hub id (bert-base-cased, org/name@revision) from the Hugging Face cache, downloaded when missing', parse: parsers.string },
-  { key: 'train', flags: '--train <file>', help: 'training data: a CoNLL file (ner), a TSV/CSV/JSONL/TREC file (text-classification), a seq.in/seq.out/label folder (intent-slots)', parse: parsers.string },
+  { key: 'train', flags: '--train <file>', help: 'training data: a CoNLL file (ner), a TSV/CSV/JSONL/TREC file (text-classification), a seq.in/seq.out/label folder (intent-slots), SQuAD JSON or JSONL (question-answering)', parse: parsers.string },
   { key: 'dev', flags: '--dev <file>', help: 'dev data: evaluated during training, picks the best checkpoint', parse: parsers.string },
   { key: 'test', flags: '--test <file>', help: 'test data: scored once at the end', parse: parsers.string },
   { key: 'out', flags: '--out <dir>', help: 'output folder (final model, checkpoints, trainer_log.jsonl, report.html); locked while the run lasts', parse: parsers.string },
