@@ -126,7 +126,7 @@ const SPECS: (FlagSpec & { negation?: string })[] = [
   { key: 'saveTotalLimit', flags: '--save-total-limit <n>', help: 'keep at most N checkpoints (the best is always kept; default 3)', parse: parsers.positiveInt },
   { key: 'loggingSteps', flags: '--logging-steps <n>', help: 'log every N steps (default: about 50 lines per run)', parse: parsers.positiveInt },
   { key: 'patience', flags: '--patience <n>', help: 'early stopping: evaluations without improvement before stopping', parse: parsers.positiveInt },
-  { key: 'metric', flags: '--metric <name>', help: 'metric for the best checkpoint and early stopping. ner: f1 (default), precision, recall, accuracy, loss; text-classification: accuracy (default), f1_macro, f1_weighted, mcc, loss; multi-label: f1_micro (default), f1_macro, exact_match, loss; intent-slots: exact_match (default), intent_accuracy, slot_f1, loss', parse: parsers.choice(METRIC_CHOICES) },
+  { key: 'metric', flags: '--metric <name>', help: 'metric for the best checkpoint and early stopping. ner: f1 (default), precision, recall, accuracy, loss; text-classification: accuracy (default), f1_macro, f1_weighted, mcc, loss; multi-label: f1_micro (default), f1_macro, exact_match, loss; intent-slots: exact_match (default), intent_accuracy, slot_f1, loss; question-answering: f1 (default), exact_match', parse: parsers.choice(METRIC_CHOICES) },
   ...PEFT_SPECS,
   ...CONTINUAL_SPECS,
   { key: 'freeze', flags: '--freeze <strategy>', help: 'freeze: none, embeddings, encoder, all-but-head, bitfit, bottom:K', parse: FREEZE_PARSER },
