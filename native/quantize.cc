@@ -60,6 +60,27 @@ torch::Tensor LinearDynamic(const torch::Tensor& x, const c10::IValue& packed) {
   return stack.at(0).toTensor();
 }
 
+// LibTorch 2.x warns (once, on stderr) that creating quantized tensors is deprecated; roots creates
+// them only to hand weights to quantized::linear_prepack, so that one warning is dropped here (on
+// this thread: 2.x's warning handler is per thread) and every other passes on.
+#if ROOTS_TORCH_AT_LEAST(2, 0)
+class DropQuantizedCreationWarning : public c10::WarningHandler {
+ public:
+  explicit DropQuantizedCreationWarning(c10::WarningHandler* next) : next_(next) {}
+  void process(const c10::Warning& w) override {
+    if (w.msg().find("quantized tensor creation functions") == std::string::npos && next_) next_->process(w);
+  }
+ private:
+  c10::WarningHandler* next_;
+};
+struct QuietQuantizedCreation {
+  DropQuantizedCreationWarning handler{c10::WarningUtils::get_warning_handler()};
+  c10::WarningUtils::WarningHandlerGuard guard{&handler};
+};
+#else
+struct QuietQuantizedCreation {};
+#endif
+
 // PerChannelMinMaxObserver(qint8, per_channel_symmetric).calculate_qparams, op for op: the scale is
 // max(|min|, |max|) / 127.5 per output channel (at least float32's eps), zero points 0.
 std::pair<torch::Tensor, torch::Tensor> QuantizeWeight(const torch::Tensor& w) {
@@ -68,6 +89,7 @@ std::pair<torch::Tensor, torch::Tensor> QuantizeWeight(const torch::Tensor& w) {
   auto zeros = torch::zeros_like(mn);
   auto pos = at::maximum(at::minimum(mn, zeros).neg(), at::maximum(mx, zeros));
   auto scale = at::maximum(pos / ((127.0 - -128.0) / 2), torch::full_like(pos, std::numeric_limits<float>::epsilon()));
+  QuietQuantizedCreation quiet;
   auto q = at::quantize_per_channel(wf, scale.to(torch::kFloat64), torch::zeros({wf.size(0)}, torch::kInt64), 0, torch::kQInt8);
   return {q.int_repr(), scale};
 }
@@ -104,6 +126,7 @@ void QuantizedLinears::pack(int64_t layer, Site s, torch::Tensor weight, torch::
   std::vector<torch::Tensor> biases;
   for (int p = 0; p < SiteParts(si); p++) biases.push_back(*model_.find(ModuleName(layer, si, p) + ".bias"));
   auto bias = at::cat(biases).to(torch::kFloat32).contiguous();
+  QuietQuantizedCreation quiet;
   auto q = at::_make_per_channel_quantized_tensor(weight.to(torch::kInt8).contiguous(), scale.to(torch::kFloat64),
                                                    torch::zeros({weight.size(0)}, torch::kInt64), 0);
   // Packing follows the global engine: set it for this call and put back what was there.
