@@ -39,6 +39,8 @@ case "${1:-}" in
     # package.test packs this build beside build/'s and installs the tarball: with LIBTORCH_USE_PYTORCH=1
     # the wheel's flavour is chosen (and loaded in place, or from a staged copy: scripts/prebuilt.mjs).
     LIBTORCH_USE_PYTORCH=1 PYTHON="$py" node scripts/run-tests.mjs engine.test package
+    # int8 inference on the 2.x engines (x86 by default; the parity test packs with oneDNN on both sides).
+    node scripts/run-tests.mjs quantize
     # The parity reference (scripts/parity_reference.py) computes attention as matmul + softmax; on 2.x
     # roots' default is the fused SDPA kernel, whose other summation order leaves one bias of the
     # sequence head 1.3e-4 off after 3 AdamW steps (the bound is 1e-4; gradients are within it). The
