@@ -85,17 +85,17 @@ interface Side { name: string; task: TaskName; batch: number; precision: string;
 class Peer {
   readonly proc: ChildProcessWithoutNullStreams;
   readonly #queue: ((line: string) => void)[] = [];
+  readonly #lines: string[] = [];  // lines that came before anyone asked (a peer started early)
   stderr = '';
   constructor(python: string, args: string[]) {
     this.proc = spawn(python, args);
     this.proc.stderr.on('data', (d) => { this.stderr += d; });
-    createInterface({ input: this.proc.stdout }).on('line', (l) => this.#queue.shift()?.(l));
-    this.proc.on('exit', (code) => {
-      for (const r of this.#queue.splice(0)) r(JSON.stringify({ error: `peer exited with ${code}: ${this.stderr.slice(-2000)}` }));
-    });
+    const deliver = (l: string) => { const r = this.#queue.shift(); if (r) r(l); else this.#lines.push(l); };
+    createInterface({ input: this.proc.stdout }).on('line', deliver);
+    this.proc.on('exit', (code) => deliver(JSON.stringify({ error: `peer exited with ${code}: ${this.stderr.slice(-2000)}` })));
   }
   async next(): Promise<Record<string, unknown>> {
-    const r = JSON.parse(await new Promise<string>((resolve) => this.#queue.push(resolve)));
+    const r = JSON.parse(this.#lines.shift() ?? await new Promise<string>((resolve) => this.#queue.push(resolve)));
     if (r.error) throw new Error(r.error);
     return r;
   }
