@@ -9,7 +9,7 @@ import { callSync, native } from './native.js';
 export interface RootsInfo {
   version: string;
   node: string;
-  torch: { version: string; cuda: boolean; mkldnn: boolean; openmp: boolean; mkl: boolean };
+  torch: { version: string; cuda: boolean; mkldnn: boolean; openmp: boolean; mkl: boolean; quantizedEngines: string[] };
   cuda: {
     available: boolean;
     devices: { index: number; name: string; memoryGiB: number; computeCapability: string; bf16: boolean }[];
@@ -45,7 +45,7 @@ export function info(): RootsInfo {
   return {
     version: packageVersion(),
     node: process.versions.node,
-    torch: { version: n.torchVersion, cuda: n.builtWithCuda, mkldnn: n.mkldnn, openmp: n.openmp, mkl: n.mkl },
+    torch: { version: n.torchVersion, cuda: n.builtWithCuda, mkldnn: n.mkldnn, openmp: n.openmp, mkl: n.mkl, quantizedEngines: n.quantizedEngines },
     cuda: { available: n.cudaAvailable, devices, memoryStats: n.cudaAvailable && n.cudaMemoryStats },
     cpu: { model: cpus()[0]?.model ?? 'unknown', logicalCores: cpus().length, bf16: cpuBf16, amx: flags.has('amx_bf16'), avx512: flags.has('avx512f') },
     threads: { intraOp: n.numThreads, interOp: n.numInteropThreads },
@@ -118,6 +118,7 @@ export function formatInfo(i: RootsInfo): string {
     `threads    ${i.threads.intraOp} intra-op, ${i.threads.interOp} inter-op`,
     `CUDA       ${i.cuda.available ? i.cuda.devices.map((d) => `[${d.index}] ${d.name} (${d.memoryGiB} GiB, sm ${d.computeCapability})`).join(', ') : 'not available'}`,
     `bf16       ${i.bf16 ? 'supported (use --precision bf16)' : 'not supported here'}`,
+    `int8       ${i.torch.quantizedEngines.length ? `quantized engines ${i.torch.quantizedEngines.join(', ')} (roots quantize)` : 'no quantized engine in this LibTorch'}`,
   ];
   return lines.join('\n');
 }

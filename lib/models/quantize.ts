@@ -12,7 +12,7 @@
  * points 0); every other tensor is F32 under its usual name.
  */
 import { RootsError } from '../errors.js';
-import { callSync, native, type NativeQuantizeModule } from '../native.js';
+import type { NativeQuantizeModule } from '../native.js';
 import { info } from '../info.js';
 import type { TensorIndex } from '../weights/index.js';
 
@@ -46,7 +46,7 @@ export interface QuantizeInfo { engine: string; modules: number }
 
 /** The quantized engines this LibTorch has, preferred first (x86, fbgemm, onednn, qnnpack). */
 export function quantizedEngines(): string[] {
-  return callSync(() => native().info().quantizedEngines);
+  return info().torch.quantizedEngines;
 }
 
 /**
