@@ -15,12 +15,12 @@
  * loaded and its parameters (4 bytes each) after.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, resolve } from 'node:path';
 import { RootsError } from '../errors.js';
 import type { BertPreTrainedModel, Device, Precision } from '../models/bert.js';
 import { type BertConfig, labelsOf, readConfig } from '../models/config.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../peft/files.js';
+import { adapterBase, hasWeights, isAdapterOnlyFolder } from '../peft/load.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { BatchedPipeline, type BatchedPipelineOptions } from './batcher.js';
 import { ServeError, type ServedPipeline, type ServedTask, taskForArchitecture } from './tasks.js';
@@ -72,7 +72,6 @@ export interface RegistryOptions {
 }
 
 const fileSize = (path: string) => (existsSync(path) ? statSync(path).size : 0);
-const hasWeights = (dir: string) => WEIGHTS.some((f) => existsSync(join(dir, f)));
 
 export class ModelRegistry {
   readonly entries = new Map<string, ModelEntry>();
@@ -91,7 +90,7 @@ export class ModelRegistry {
     for (const name of readdirSync(dir).sort()) {
       const sub = join(dir, name);
       if (!statSync(sub).isDirectory()) continue;
-      const isAdapter = existsSync(join(sub, ADAPTER_CONFIG_FILE)) && !hasWeights(sub);
+      const isAdapter = isAdapterOnlyFolder(sub);
       if (!isAdapter && !(existsSync(join(sub, 'config.json')) && hasWeights(sub))) {
         options.log?.(`roots serve: skipping ${sub} (neither a model folder with config.json and weights nor a PEFT adapter folder)`);
         continue;
@@ -110,13 +109,8 @@ export class ModelRegistry {
     let baseDir = dir;
     if (isAdapter) {
       const cfgPath = join(dir, ADAPTER_CONFIG_FILE);
-      let base: unknown;
-      try {
-        base = (JSON.parse(await readFile(cfgPath, 'utf8')) as { base_model_name_or_path?: unknown }).base_model_name_or_path;
-      } catch (e) {
-        throw new RootsError('ERR_PARSE', `${cfgPath}: not valid JSON: ${(e as Error).message}`);
-      }
-      if (typeof base !== 'string' || !base) throw new RootsError('ERR_CONFIG', `${cfgPath}: base_model_name_or_path names no base model; roots serve needs the base's folder (set it, or put the base under --models)`);
+      const base = await adapterBase(dir);
+      if (!base) throw new RootsError('ERR_CONFIG', `${cfgPath}: base_model_name_or_path names no base model; roots serve needs the base's folder (set it, or put the base under --models)`);
       const candidates = [isAbsolute(base) ? base : resolve(base), join(root, basename(base))];
       const found = candidates.find((c) => existsSync(join(c, 'config.json')) && hasWeights(c));
       if (!found) throw new RootsError('ERR_CONFIG', `${cfgPath}: its base ${JSON.stringify(base)} is not a model folder (looked in ${candidates.join(' and ')})`);
