@@ -45,7 +45,9 @@ test("a flag of another task: one line naming the tasks that take it", () => {
   oneLineError(roots(...train, '--task', 'text-classification', '--tag-column', '1'), /^roots: error: --tag-column is for --task ner, not for --task text-classification$/);
   oneLineError(roots('eval', '--model', trained, '--data', files.dev, '--threshold', '0.3'), /^roots: error: --threshold is for text-classification models, not for a ner model$/);
   oneLineError(roots('predict', '--model', trained, '--text', 'Hello', '--top-k', '2'),
-    /^roots: error: --text-pair, --top-k and --threshold are for text-classification models \(--model .*trained is a ner model\)$/);
+    /^roots: error: --top-k is for question-answering, relation-classification, text-classification and masked-LM models \(--model .*trained is a ner model\)$/);
+  oneLineError(roots('predict', '--model', trained, '--text', 'Hello', '--threshold', '0.5'),
+    /^roots: error: --threshold is for text-classification models \(--model .*trained is a ner model\)$/);
   assert.ok(!existsSync(out), 'no --out folder left behind by runs that never started');
 });
 

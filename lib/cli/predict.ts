@@ -131,17 +131,17 @@ const PREDICTORS: Record<ModelTaskName, { flags: readonly (keyof PredictCommandO
   },
 };
 
-/** Throws for flags of other tasks' pipelines: all of one owner's flags named at once. */
+/** Throws for a flag of other tasks' pipelines, naming every task whose models take it. */
 function checkPredictFlags(task: ModelTaskName, o: PredictCommandOptions): void {
   const given = (k: keyof PredictCommandOptions) => (Array.isArray(o[k]) ? (o[k] as unknown[]).length > 0 : o[k] !== undefined);
   const mine = PREDICTORS[task].flags;
-  for (const [owner, p] of Object.entries(PREDICTORS)) {
-    if (owner === task || !p.flags.some((k) => given(k) && !mine.includes(k))) continue;
-    const names = p.flags.filter((k) => !mine.includes(k)).map(flagName);
-    const list = names.length > 1 ? `${names.slice(0, -1).join(', ')} and ${names.at(-1)} are` : `${names[0]} is`;
-    const kind = task === 'mlm' ? 'a masked-LM' : `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task}`;
-    throw new RootsError('ERR_INVALID_ARG', `${list} for ${owner} models (--model ${o.model} is ${kind} model)`);
-  }
+  const all = [...new Set(Object.values(PREDICTORS).flatMap((p) => p.flags))];
+  const foreign = all.find((k) => given(k) && !mine.includes(k));
+  if (foreign === undefined) return;
+  const owners = Object.entries(PREDICTORS).filter(([, p]) => p.flags.includes(foreign)).map(([name]) => (name === 'mlm' ? 'masked-LM' : name));
+  const list = owners.length > 1 ? `${owners.slice(0, -1).join(', ')} and ${owners.at(-1)}` : owners[0];
+  const kind = task === 'mlm' ? 'a masked-LM' : `${/^[aeiou]/.test(task) ? 'an' : 'a'} ${task}`;
+  throw new RootsError('ERR_INVALID_ARG', `${flagName(foreign)} is for ${list} models (--model ${o.model} is ${kind} model)`);
 }
 
 /** Entities of one text as aligned lines: type, text, [start, end), score. */
