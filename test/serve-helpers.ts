@@ -3,9 +3,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BertForIntentAndSlots, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
-  type BertPreTrainedModel,
+  BertForIntentAndSlots, BertForMaskedLM, BertForQuestionAnswering, BertForRelationClassification, BertForSequenceClassification,
+  BertForTokenClassification, type BertPreTrainedModel,
 } from '../lib/models/bert.js';
+import { withEntityMarkers } from '../lib/tasks/relation.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 
 export const SERVE_VOCAB = [
@@ -26,18 +27,29 @@ function rng(seed: number): () => number {
   };
 }
 
+export const RELATION_LABELS = ['Cause-Effect(e1,e2)', 'Cause-Effect(e2,e1)', 'Entity-Destination(e1,e2)', 'Other'];
+/** The prompt (template and verbalizer) of the `prompt` folder, as `roots train --task prompt-classification` saves it. */
+export const PROMPT = { prompt_template: '{text} the movie is [MASK] .', prompt_verbalizer: { positive: ['great'], negative: ['bad'] } };
+
 /**
- * Writes `ner`, `cls`, `slots`, `mlm`, `qa` (model folders) and `cls-lora` (a LoRA adapter folder over
- * `cls`, its B moved off zero so it changes the answers) under `dir`; returns the tokenizer.
+ * Writes `ner`, `cls`, `slots`, `mlm`, `qa`, `rel` (a relation model with its entity markers), `prompt`
+ * (a masked-LM with a saved prompt: zero-shot-classification) (model folders) and `cls-lora` (a LoRA
+ * adapter folder over `cls`, its B moved off zero so it changes the answers) under `dir`; returns the
+ * tokenizer (without the relation markers).
  */
 export async function writeServeModels(dir: string, only?: readonly string[]): Promise<Tokenizer> {
   const tokenizer = Tokenizer.fromVocab(SERVE_VOCAB, { do_lower_case: true });
   const cfg = { ...TINY, vocab_size: SERVE_VOCAB.length };
   const want = (n: string) => !only || only.includes(n);
-  const save = async (name: string, model: BertPreTrainedModel) => {
+  const save = async (name: string, model: BertPreTrainedModel, tok = tokenizer) => {
     mkdirSync(join(dir, name), { recursive: true });
-    try { await model.save(join(dir, name), { tokenizer }); } finally { model.dispose(); }
+    try { await model.save(join(dir, name), { tokenizer: tok }); } finally { model.dispose(); }
   };
+  if (want('rel')) {
+    const marked = withEntityMarkers(BertForRelationClassification.fromConfig(cfg, { labels: RELATION_LABELS, seed: 9, log: null }), tokenizer, { seed: 10 });
+    await save('rel', marked.model, marked.tokenizer);
+  }
+  if (want('prompt')) await save('prompt', BertForMaskedLM.fromConfig({ ...cfg, ...PROMPT }, { seed: 11, log: null }));
   if (want('ner')) await save('ner', BertForTokenClassification.fromConfig(cfg, { labels: NER_LABELS, seed: 3, log: null }));
   if (want('cls') || want('cls-lora')) await save('cls', BertForSequenceClassification.fromConfig(cfg, { labels: ['neg', 'pos'], seed: 4, log: null }));
   if (want('slots')) {

@@ -1,4 +1,6 @@
-// The HTTP server (createServer) over a folder of tiny models: every task's answer equals a direct
+// The HTTP server (createServer) over a folder of tiny models: every task's answer (ner,
+// text-classification, intent-slots, fill-mask, question-answering, relation-classification,
+// zero-shot-classification from a saved prompt) equals a direct
 // pipeline call (one by one and under concurrent requests, which batch: labels, words and offsets
 // exactly, scores to 1e-5, as padding in a batch moves the logits' last bits), adapter routing (an adapter
 // folder by name, or chosen per request over its base), every validation error, /v1/models, /health,
@@ -13,7 +15,7 @@ import { pipeline } from '../lib/pipelines/index.js';
 import { createServer } from '../lib/serve/app.js';
 import type { Tokenizer } from '../lib/tokenizer/index.js';
 import { repoRoot, tmp } from './helpers.js';
-import { SENTENCES, assertClose, writeServeModels } from './serve-helpers.js';
+import { RELATION_LABELS, SENTENCES, assertClose, writeServeModels } from './serve-helpers.js';
 
 const t = tmp('roots-serve-');
 let tokenizer: Tokenizer;
@@ -37,12 +39,14 @@ test('GET /v1/models: every folder by name, with task, labels and adapters; /hea
   const models = (res.json() as { models: Record<string, unknown>[] }).models;
   assert.deepEqual(models.map((m) => [m.name, m.task, m.adapter]), [
     ['cls', 'text-classification', false], ['cls-lora', 'text-classification', true], ['mlm', 'fill-mask', false],
-    ['ner', 'ner', false], ['qa', 'question-answering', false], ['slots', 'intent-slots', false],
+    ['ner', 'ner', false], ['prompt', 'zero-shot-classification', false], ['qa', 'question-answering', false],
+    ['rel', 'relation-classification', false], ['slots', 'intent-slots', false],
   ]);
   assert.deepEqual(models[0].labels, ['neg', 'pos']);
   assert.deepEqual(models[0].adapters, ['cls-lora']);
   assert.equal(models[1].base, 'cls');
-  assert.deepEqual(models[5].slot_labels, ['O', 'B-artist', 'I-artist', 'B-genre']);
+  assert.deepEqual(models[6].labels, RELATION_LABELS);
+  assert.deepEqual(models[7].slot_labels, ['O', 'B-artist', 'I-artist', 'B-genre']);
   assert.equal((await app.inject({ url: '/health' })).json().status, 'ok');
   assert.equal((await app.inject({ url: '/ready' })).statusCode, 200);
 });
@@ -58,11 +62,27 @@ test('each task answers as its pipeline called directly, one input and a list, u
       const qa = await pipeline('question-answering', d);
       return Object.assign((x: unknown) => qa(x as never, { topK: 2, maxAnswerLength: 4 }), { dispose: () => qa.dispose() }) as never;
     }],
+    ['rel', 'relation-classification', undefined, async (d) => (await pipeline('relation-classification', d)) as never],
+    ['rel', 'relation-classification', { top_k: null }, async (d) => (await pipeline('relation-classification', d, { topK: null })) as never],
+    ['prompt', 'zero-shot-classification', undefined, async (d) => (await pipeline('zero-shot-classification', d)) as never],
+    ['prompt', 'zero-shot-classification', { candidate_labels: ['negative', 'positive'] }, async (d) => {
+      const zs = await pipeline('zero-shot-classification', d);
+      return Object.assign((x: string) => zs(x, ['negative', 'positive']), { dispose: () => zs.dispose() }) as never;
+    }],
   ];
+  // Relation inputs: marked texts in both styles, and spans (one with a type, which a plain-marker model ignores).
+  const relations = SENTENCES.map((s, i) => {
+    const words = [...s.matchAll(/\S+/g)];
+    const [a, b] = [words[0], words[words.length - 1]];
+    if (words.length < 2) return { text: `${s} paris`, e1: [0, s.length], e2: { start: s.length + 1, end: s.length + 6 } };
+    if (i % 3 === 0) return { text: s, e1: { start: a.index, end: a.index + a[0].length, type: 'X' }, e2: [b.index, b.index + b[0].length] };
+    const [o1, c1, o2, c2] = i % 3 === 1 ? ['<e1>', '</e1>', '<e2>', '</e2>'] : ['[E1]', '[/E1]', '[E2]', '[/E2]'];
+    return `${o1}${a[0]}${c1}${s.slice(a.index + a[0].length, b.index)}${o2}${b[0]}${c2}`;
+  });
   for (const [name, , parameters, make] of cases) {
     const direct = await make(join(t.dir, name));
     const texts: unknown[] = name === 'mlm' ? SENTENCES.map((s) => s.replace(/^\S+/, '[MASK]'))
-      : name === 'qa' ? SENTENCES.map((s) => ({ question: 'who visited paris ?', context: s })) : SENTENCES;
+      : name === 'qa' ? SENTENCES.map((s) => ({ question: 'who visited paris ?', context: s })) : name === 'rel' ? relations : SENTENCES;
     const expected = await Promise.all(texts.map((s) => direct(s)));
     (direct as unknown as { dispose(): void }).dispose();
     // Concurrent single-input requests (they batch) and one list request: each answer as the direct call's.
@@ -120,10 +140,22 @@ test('validation: 400, 404 and 413 with a message naming the problem', async () 
     [predict('cls', { inputs: 'a', adapter: 'nope' }), 404, /cls has no adapter named "nope" \(adapters on this base and head: cls-lora\)/],
     [predict('cls', { inputs: 'a', adapter: 3 }), 400, /"adapter": expected an adapter name/],
     [predict('cls-lora', { inputs: 'a', adapter: 'other' }), 400, /cls-lora is itself an adapter; request its base \(cls\) to choose another/],
-    [predict('nope', { inputs: 'a' }), 404, /No model named "nope" \(served: cls, cls-lora, mlm, ner, qa, slots/],
+    [predict('nope', { inputs: 'a' }), 404, /No model named "nope" \(served: cls, cls-lora, mlm, ner, prompt, qa, rel, slots/],
     [predict('qa', { inputs: 'a' }), 400, /inputs\[0\]: expected \{"question", "context"\} but received "a"/],
     [predict('qa', { inputs: { question: 'who', context: 7 } }), 400, /inputs\[0\]\.context: expected a string but received 7/],
     [predict('qa', { inputs: { question: 'who', context: 'x' }, parameters: { align_to_words: 1 } }), 400, /parameters\.align_to_words: expected true or false/],
+    [predict('rel', { inputs: 'paris is in france' }), 400, /inputs\[0\]: no entity markers; mark the two entities as <e1>…<\/e1> and <e2>…<\/e2>/],
+    [predict('rel', { inputs: ['<e1>paris</e1> is in <e2>france</e2>', '<e1>paris</e1> in <e2>france'] }), 400, /inputs\[1\]: the marker <\/e2> is missing/],
+    [predict('rel', { inputs: '<e1>paris</e1> is in [E2]france[/E2]' }), 400, /inputs\[0\]: mixes <e1> markers with \[E2\]; use one style/],
+    [predict('rel', { inputs: { text: 'paris is in france', e1: [0, 5], e2: [3, 8] } }), 400, /inputs\[0\]: the entity spans overlap/],
+    [predict('rel', { inputs: { text: 'paris is in france', e1: [0, 5], e2: [12, 40] } }), 400, /inputs\[0\]: e2 = \[12, 40\] is not a non-empty span of the text/],
+    [predict('rel', { inputs: { text: 'paris is in france', e1: [0, 5] } }), 400, /inputs\[0\]\.e2: expected \[start, end\] or \{"start", "end", "type"\}/],
+    [predict('rel', { inputs: { text: 'paris is in france', e1: { start: 0, end: 5, kind: 'LOC' }, e2: [12, 18] } }), 400, /inputs\[0\]\.e1: unknown field "kind"/],
+    [predict('rel', { inputs: { text: 'paris', e1: [0, 1], e2: [2, 3], relation: 'x' } }), 400, /inputs\[0\]: unknown field "relation" \(expected \{"text", "e1", "e2"\}\)/],
+    [predict('rel', { inputs: '<e1>paris</e1> is in <e2>france</e2>', parameters: { top_k: 0 } }), 400, /parameters\.top_k: expected a positive integer/],
+    [predict('prompt', { inputs: 'a great movie', parameters: { candidate_labels: [] } }), 400, /parameters\.candidate_labels: expected a non-empty array of label words but received an array of length 0/],
+    [predict('prompt', { inputs: 'a great movie', parameters: { candidate_labels: ['great', 'great'] } }), 400, /parameters\.candidate_labels: the labels must be distinct/],
+    [predict('prompt', { inputs: 'a great movie', parameters: { candidate_labels: ['positive', 'zebra'] } }), 400, /has no word for the label "zebra"/],
     [app.inject({ url: '/v2/x' }), 404, /No route GET \/v2\/x/],
     [predict('ner', { inputs: ['a', 'b', 'c', 'd', 'e'] }), 413, /5 inputs in one request, at most 4 \(--max-inputs\)/],
     [predict('ner', { inputs: 'paris '.repeat(40) }), 413, /inputs\[0\] has 240 characters, more than 200 \(--max-text-length\)/],

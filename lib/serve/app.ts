@@ -170,7 +170,7 @@ export async function createServer(options: ServeOptions): Promise<FastifyInstan
     const list = Array.isArray(inputs) ? inputs : [inputs];
     if (list.length === 0) throw new ServeError(400, '"inputs" is an empty list: give at least one text');
     if (list.length > maxInputs) throw new ServeError(413, `${list.length} inputs in one request, at most ${maxInputs} (--max-inputs); split the request`);
-    const checked = list.map((x, i) => entry.task.input(x, i));
+    const checked = list.map((x, i) => entry.task.input(x, i, entry.config));
     checked.forEach((x, i) => {
       const n = typeof x === 'string' ? x.length : Object.values(x as object).reduce<number>((s, v) => s + (typeof v === 'string' ? v.length : 0), 0);
       if (n > maxTextLength) throw new ServeError(413, `inputs[${i}] has ${n} characters, more than ${maxTextLength} (--max-text-length)`);

@@ -118,7 +118,7 @@ export class ModelRegistry {
     }
     const config = await readConfig(existsSync(join(dir, 'config.json')) ? dir : baseDir);
     const arch = config.architectures?.[0] ?? (config.slot_id2label ? 'BertForIntentAndSlots' : 'BertForTokenClassification');
-    const task = taskForArchitecture(arch, join(dir, 'config.json'));
+    const task = taskForArchitecture(arch, join(dir, 'config.json'), config);
     const head = JSON.stringify([arch, config.id2label ?? null, config.slot_id2label ?? null, config.problem_type ?? null]);
     const key = `${resolve(baseDir)}\u0000${head}`;
     let group = this.groups.get(key);

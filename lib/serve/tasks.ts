@@ -1,6 +1,7 @@
 /**
  * The tasks `roots serve` answers (ner, text-classification, intent-slots, fill-mask,
- * question-answering), one row each: the architectures (config.json) it serves, the model
+ * question-answering, relation-classification, and zero-shot-classification for a folder trained with
+ * --task prompt-classification), one row each: the architectures (config.json) it serves, the model
  * class it loads, how the pipeline is made, and how a request's `inputs` and `parameters`
  * (Transformers-pipeline style, snake_case as the Hugging Face Inference API has them, camelCase
  * accepted too) become the pipeline's inputs and call options. Every check throws a ServeError whose
@@ -9,18 +10,22 @@
  * A new task is one more row here, or from outside `registerServedTask({ task, architectures, Class,
  * create: (src, o) => somePipeline(src, o), input, parameters })` before createServer.
  */
+import { type RelationSpan, checkSpans, parseMarkedText } from '../data/semeval.js';
 import { RootsError, describe } from '../errors.js';
 import {
-  BertForIntentAndSlots, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification, BertForTokenClassification,
-  type BertPreTrainedModel, type FromPretrainedOptions,
+  BertForIntentAndSlots, BertForMaskedLM, BertForQuestionAnswering, BertForRelationClassification, BertForSequenceClassification,
+  BertForTokenClassification, type BertPreTrainedModel, type FromPretrainedOptions,
 } from '../models/bert.js';
+import type { BertConfig } from '../models/config.js';
 import { AGGREGATION_STRATEGIES } from '../pipelines/aggregation.js';
 import { fillMaskPipeline } from '../pipelines/fill-mask.js';
 import { intentSlotsPipeline } from '../pipelines/intent-slots.js';
 import { nerPipeline } from '../pipelines/ner.js';
 import { questionAnsweringPipeline } from '../pipelines/question-answering.js';
+import { relationPipeline } from '../pipelines/relation.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { textClassificationPipeline } from '../pipelines/text-classification.js';
+import { zeroShotPipeline } from '../pipelines/zero-shot.js';
 
 /** An error with the HTTP status it answers with. */
 export class ServeError extends RootsError {
@@ -46,12 +51,14 @@ export interface ServedTask {
   task: string;
   /** config.json `architectures[0]` values this row serves. */
   architectures: readonly string[];
+  /** When set, the row serves only the configs it accepts (and is chosen before a row without one). */
+  matches?(config: BertConfig): boolean;
   /** The class loaded for the base model (its head). */
   Class: { fromPretrained(dir: string, o: FromPretrainedOptions): Promise<BertPreTrainedModel> };
   /** The pipeline over a loaded model (and adapter); `batchSize`: the server's batch size. */
   create(source: PipelineSource, options: { batchSize: number }): Promise<ServedPipeline>;
-  /** One input as the pipeline takes it (`i`: its index in the request), or a ServeError. */
-  input(value: unknown, i: number): unknown;
+  /** One input as the pipeline takes it (`i`: its index in the request; `config`: the served model's), or a ServeError. */
+  input(value: unknown, i: number, config: BertConfig): unknown;
   /** Request parameters by name: the pipeline option each sets and its check. */
   parameters: Record<string, { option: string; check(value: unknown, name: string): unknown }>;
 }
@@ -155,7 +162,87 @@ const builtIn: ServedTask[] = [
       align_to_words: { ...flag, option: 'alignToWords' },
     },
   },
+  {
+    task: 'relation-classification', architectures: ['BertForRelationClassification'], Class: BertForRelationClassification,
+    // Entity types unknown to a typed-marker model's tokenizer surface when the batch is encoded: the request's fault.
+    create: async (src, o) => inputErrorsAre400(await relationPipeline(src, { batchSize: o.batchSize }) as ServedPipeline),
+    input: relationInput,
+    parameters: { top_k: topK },
+  },
+  {
+    // A masked-LM folder trained with --task prompt-classification keeps its template and verbalizer
+    // (config.json prompt_template, prompt_verbalizer); other masked-LM folders are fill-mask.
+    task: 'zero-shot-classification', architectures: ['BertForMaskedLM', 'BertForPreTraining'], Class: BertForMaskedLM,
+    matches: (config) => typeof config.prompt_template === 'string',
+    create: async (src, o) => inputErrorsAre400(await zeroShotPipeline(src, { batchSize: o.batchSize }) as unknown as ServedPipeline),
+    input: textInput,
+    parameters: {
+      candidate_labels: { option: 'candidateLabels', check: (v, name) => {
+        if (!Array.isArray(v) || v.length === 0 || v.some((x) => typeof x !== 'string' || x.trim() === '')) {
+          throw bad(`parameters.${name}: expected a non-empty array of label words but received ${describe(v)}`);
+        }
+        if (new Set(v).size !== v.length) throw bad(`parameters.${name}: the labels must be distinct but received ${describe(v)}`);
+        return v;
+      } },
+    },
+  },
 ];
+
+/**
+ * A pipeline whose input errors (ERR_INVALID_ARG, ERR_PARSE, ERR_CONFIG: found while encoding the
+ * inputs, before the model runs) answer 400. The batcher retries a failed batch one request at a
+ * time, so the error reaches only the request that caused it.
+ */
+function inputErrorsAre400(pipe: ServedPipeline): ServedPipeline {
+  const call = async (inputs: never[], options?: never) => {
+    try {
+      return await pipe(inputs, options);
+    } catch (e) {
+      if (e instanceof RootsError && ['ERR_INVALID_ARG', 'ERR_PARSE', 'ERR_CONFIG'].includes(e.code)) throw bad(e.message);
+      throw e;
+    }
+  };
+  return Object.assign(call, { labels: pipe.labels, dispose: () => pipe.dispose() });
+}
+
+/** One entity of a relation input: [start, end] or {start, end, type?}. */
+function relationSpan(v: unknown, where: string, typed: boolean): RelationSpan {
+  let out: RelationSpan | undefined;
+  if (Array.isArray(v) && v.length === 2 && v.every((x) => Number.isInteger(x))) out = { start: v[0], end: v[1] };
+  else if (v && typeof v === 'object' && !Array.isArray(v)) {
+    const { start, end, type, ...rest } = v as Record<string, unknown>;
+    const extra = Object.keys(rest);
+    if (extra.length) throw bad(`${where}: unknown field ${JSON.stringify(extra[0])} (a span is [start, end] or {"start", "end", "type"})`);
+    if (type !== undefined && typeof type !== 'string') throw bad(`${where}.type: expected an entity type name but received ${describe(type)}`);
+    if (Number.isInteger(start) && Number.isInteger(end)) out = { start: start as number, end: end as number, ...(type === undefined ? {} : { type }) };
+  }
+  if (!out) throw bad(`${where}: expected [start, end] or {"start", "end", "type"} (integer string offsets, end exclusive) but received ${describe(v)}`);
+  if (typed && out.type === undefined) throw bad(`${where}: this model marks entities with their types ([E1:PER]); give {"start", "end", "type"}`);
+  return out;
+}
+
+/** A relation input: a marked text (`<e1>…</e1>`, `[E1]…[/E1]`) or {"text", "e1", "e2"}; checked here, before it queues. */
+function relationInput(value: unknown, i: number, config: BertConfig): unknown {
+  const where = `inputs[${i}]`;
+  const typed = config.relation_markers === 'typed';
+  const parsed = (f: () => unknown) => {
+    try { return f(); } catch (e) { throw e instanceof RootsError ? bad(e.message) : e; }
+  };
+  if (typeof value === 'string') {
+    textInput(value, i);
+    if (typed) throw bad(`${where}: this model marks entities with their types ([E1:PER]), which a marked text cannot give; send {"text", "e1": {"start", "end", "type"}, "e2": {...}}`);
+    return parsed(() => parseMarkedText(value, where));
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    throw bad(`${where}: expected a marked text ("<e1>Paris</e1> is in <e2>France</e2>") or {"text", "e1", "e2"} but received ${describe(value)}`);
+  }
+  const { text, e1, e2, ...rest } = value as Record<string, unknown>;
+  const extra = Object.keys(rest);
+  if (extra.length) throw bad(`${where}: unknown field ${JSON.stringify(extra[0])} (expected {"text", "e1", "e2"})`);
+  const ex = { text: textInput(text, i), e1: relationSpan(e1, `${where}.e1`, typed), e2: relationSpan(e2, `${where}.e2`, typed) };
+  parsed(() => checkSpans(ex.text, ex.e1, ex.e2, where));
+  return ex;
+}
 
 const rows: ServedTask[] = [...builtIn];
 
@@ -169,9 +256,14 @@ export function registerServedTask(row: ServedTask): void {
 /** The served tasks. */
 export function servedTasks(): readonly ServedTask[] { return rows; }
 
-/** The row serving `architecture` (config.json's architectures[0]); an error naming what is served otherwise. */
-export function taskForArchitecture(architecture: string | undefined, where: string): ServedTask {
-  const row = rows.find((r) => architecture !== undefined && r.architectures.includes(architecture));
+/**
+ * The row serving a folder of `config` whose architecture is `architecture` (config.json's
+ * architectures[0]): a row whose `matches` accepts the config first, else one without `matches`;
+ * an error naming what is served otherwise.
+ */
+export function taskForArchitecture(architecture: string | undefined, where: string, config: BertConfig): ServedTask {
+  const candidates = rows.filter((r) => architecture !== undefined && r.architectures.includes(architecture));
+  const row = candidates.find((r) => r.matches?.(config)) ?? candidates.find((r) => !r.matches);
   if (row) return row;
   const served = rows.flatMap((r) => r.architectures.map((a) => `${a} (${r.task})`)).join(', ');
   throw new RootsError('ERR_CONFIG', `${where}: ${architecture ? `architectures names ${architecture}` : 'config.json names no architectures'}; roots serve answers ${served}`);
