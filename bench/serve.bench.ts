@@ -11,11 +11,15 @@
 //    503, none lost (every request sent gets a response), every 200 checked against a direct pipeline
 //    call on the same sentence (labels and spans exact, scores within 1e-4: a batch pads, which moves
 //    the last bits of the logits), and the latency of the 200s.
-// 3. The server's RSS every 10% of ROOTS_SERVE_RSS_REQUESTS requests (default 100000) at 8 clients.
-// ROOTS_SERVE_ROUNDS (default 3) sets the rounds; ROOTS_SERVE_ONLY=rss runs the third part alone.
+// 3. The server's RSS (and V8 heap) at the start and every ROOTS_SERVE_RSS_STEP requests (default 10000)
+//    over ROOTS_SERVE_RSS_REQUESTS (default 100000), at ROOTS_SERVE_RSS_CLIENTS clients (default 8), on
+//    the same model, or with ROOTS_SERVE_RSS_MODEL=small on a small one (H64, L2, I256: the server's
+//    own memory shows at a rate that reaches 100k requests in minutes rather than an hour).
+// ROOTS_SERVE_ROUNDS (default 3) sets the rounds; ROOTS_SERVE_ONLY=load runs parts 1 and 2, =rss part 3.
+// The load average (1 min) is printed with every round and RSS sample.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -30,6 +34,10 @@ const PER_CLIENT = Number(process.env.ROOTS_SERVE_REQUESTS ?? 25);
 const OVERLOAD_SECONDS = Number(process.env.ROOTS_SERVE_OVERLOAD_SECONDS ?? 10);
 const ROUNDS = Number(process.env.ROOTS_SERVE_ROUNDS ?? 3);
 const RSS_REQUESTS = Number(process.env.ROOTS_SERVE_RSS_REQUESTS ?? 100_000);
+const RSS_STEP = Number(process.env.ROOTS_SERVE_RSS_STEP ?? 10_000);
+const RSS_CLIENTS = Number(process.env.ROOTS_SERVE_RSS_CLIENTS ?? 8);
+const ONLY = process.env.ROOTS_SERVE_ONLY;
+const load1 = () => loadavg()[0].toFixed(1);
 const LABELS = ['O', 'B-PER', 'I-PER', 'B-ORG', 'I-ORG', 'B-LOC', 'I-LOC', 'B-MISC', 'I-MISC'];
 
 interface Server { url: string; child: ChildProcess }
@@ -85,16 +93,19 @@ async function main(): Promise<void> {
   const servers: Server[] = [];
   try {
     const tokenizer = await Tokenizer.fromPretrained(data('vocab/bert-base-uncased'));
-    const model = BertForTokenClassification.fromConfig({ vocab_size: tokenizer.vocabSize, hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024 }, { labels: LABELS, seed: 1, log: null });
+    const small = ONLY === 'rss' && process.env.ROOTS_SERVE_RSS_MODEL === 'small';
+    const shape = small ? { hidden_size: 64, num_hidden_layers: 2, num_attention_heads: 2, intermediate_size: 256 } : { hidden_size: 256, num_hidden_layers: 4, num_attention_heads: 4, intermediate_size: 1024 };
+    const model = BertForTokenClassification.fromConfig({ vocab_size: tokenizer.vocabSize, ...shape }, { labels: LABELS, seed: 1, log: null });
     await model.save(join(dir, 'ner'), { tokenizer });
     model.dispose();
     const sentences = (await readConll(data('ner/conll2003/eng.testa'))).map((s) => s.tokens.join(' ')).filter((s) => s.length > 0 && !s.startsWith('-DOCSTART-')).slice(0, 500);
-    console.log(`model H256 L4 I1024, ${sentences.length} CoNLL-2003 dev sentences (mean ${Math.round(sentences.reduce((n, s) => n + s.length, 0) / sentences.length)} characters)`);
+    console.log(`model H${shape.hidden_size} L${shape.num_hidden_layers} I${shape.intermediate_size}, ${sentences.length} CoNLL-2003 dev sentences (mean ${Math.round(sentences.reduce((n, s) => n + s.length, 0) / sentences.length)} characters); `
+      + `ROOTS_NUM_THREADS=${process.env.ROOTS_NUM_THREADS ?? '(all)'}; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
 
     const batched = await startServer(dir, { maxBatchSize: 32, maxWaitMs: 5, maxQueue: 4096 });
     servers.push(batched);
-    if (process.env.ROOTS_SERVE_ONLY !== 'rss') await loadAndOverload(dir, sentences, batched, servers);
-    await rssOver(batched, sentences);
+    if (ONLY !== 'rss') await loadAndOverload(dir, sentences, batched, servers);
+    if (ONLY !== 'load') await rssOver(batched, sentences);
   } finally {
     for (const s of servers) s.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
@@ -111,7 +122,7 @@ async function loadAndOverload(dir: string, sentences: string[], batched: Server
         const r = point(await load(s.url, sentences, { connections: c, amount: c * Math.max(PER_CLIENT, Math.ceil(60 / c)) }));
         const key = `${mode}|${c}`;
         results.set(key, [...(results.get(key) ?? []), r]);
-        console.log(`round ${round + 1} ${mode.padEnd(11)} ${String(c).padStart(2)} clients: ${r.throughput.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}`);
+        console.log(`round ${round + 1} ${mode.padEnd(11)} ${String(c).padStart(2)} clients: ${r.throughput.toFixed(0)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, non-2xx ${r.non2xx}, errors ${r.errors}; load average ${load1()}`);
       }
     }
   }
@@ -152,20 +163,30 @@ async function loadAndOverload(dir: string, sentences: string[], batched: Server
 
 }
 
-/** 3. RSS over many requests. */
+/** 3. RSS over many requests: sampled at the start, every RSS_STEP requests, and at the end. */
 async function rssOver(batched: Server, sentences: string[]): Promise<void> {
-  const samples = [await memory(batched.url)];
-  const step = Math.ceil(RSS_REQUESTS / 10);
-  let done = 0;
-  const t0 = performance.now();
-  while (done < RSS_REQUESTS) {
-    const r = await load(batched.url, sentences, { connections: 8, amount: step });
-    done += r.requests.sent;
-    samples.push(await memory(batched.url));
-  }
   const mb = (b: number) => (b / 2 ** 20).toFixed(0);
-  console.log(`\nRSS of the batching server over ${done} requests at 8 clients (${((performance.now() - t0) / 1000).toFixed(0)} s), MiB at the start and at each 10%: ${samples.map((s) => mb(s.rss)).join(', ')}`);
-  console.log(`V8 heap in use, MiB: ${samples.map((s) => mb(s.heap)).join(', ')}`);
+  const t0 = performance.now();
+  const sample = async (done: number) => {
+    const m = await memory(batched.url);
+    console.log(`RSS after ${done} requests (${((performance.now() - t0) / 1000).toFixed(0)} s): ${mb(m.rss)} MiB, V8 heap ${mb(m.heap)} MiB; load average ${load1()}`);
+    return { done, ...m };
+  };
+  const samples = [await sample(0)];
+  let done = 0;
+  while (done < RSS_REQUESTS) {
+    const r = await load(batched.url, sentences, { connections: RSS_CLIENTS, amount: Math.min(RSS_STEP, RSS_REQUESTS - done) });
+    done += r.requests.sent;
+    if (r.non2xx || r.errors || r.timeouts) console.log(`  (this step: non-2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts})`);
+    samples.push(await sample(done));
+  }
+  const s = (performance.now() - t0) / 1000;
+  console.log(`\nRSS of the batching server over ${done} requests at ${RSS_CLIENTS} clients (${s.toFixed(0)} s, ${(done / s).toFixed(0)} req/s), MiB at ${samples.map((x) => x.done).join(', ')} requests: ${samples.map((x) => mb(x.rss)).join(', ')}`);
+  console.log(`V8 heap in use, MiB: ${samples.map((x) => mb(x.heap)).join(', ')}`);
+  // Growth after warm-up: the last sample against the first one past 10% of the run.
+  const warm = samples.find((x) => x.done >= RSS_REQUESTS / 10) ?? samples[0];
+  const last = samples[samples.length - 1];
+  console.log(`RSS growth after warm-up (${warm.done} -> ${last.done} requests): ${mb(warm.rss)} -> ${mb(last.rss)} MiB, ${(100 * (last.rss / warm.rss - 1)).toFixed(1)}%`);
 }
 
 await main();
