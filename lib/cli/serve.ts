@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Device } from '../models/bert.js';
 import type { ServeOptions } from '../serve/app.js';
 import { createServer } from '../serve/index.js';
-import { DEVICE_PARSER, cli, parsers, processIO, type CliIO } from './common.js';
+import { DEVICE_PARSER, cli, parsers, processIO, resolvePrecision, type CliIO } from './common.js';
 
 /** createServer's options as flags, plus where to listen; --memory-budget in MiB, --device as typed. */
 export interface ServeCommandOptions extends Omit<ServeOptions, 'memoryBudget' | 'device' | 'logger' | 'log'> {
@@ -23,8 +23,9 @@ export async function runServe(o: ServeCommandOptions, io: CliIO = processIO): P
   const { host, port, memoryBudget, device, ...rest } = o;
   const app = await createServer({
     ...rest, memoryBudget: memoryBudget === undefined ? undefined : memoryBudget * 2 ** 20,
-    // No --precision: each folder as it is saved (an int8 folder from roots quantize runs int8, others fp32).
-    device: (device ?? 'cpu') as Device, log: (line) => io.err(line + '\n'),
+    // --precision as roots predict and eval take it: unset is 'auto' (an int8 folder from roots quantize
+    // stays int8; others bf16 where the device runs it natively, else fp32).
+    precision: resolvePrecision(rest.precision), device: (device ?? 'cpu') as Device, log: (line) => io.err(line + '\n'),
   });
   const url = await app.listen({ host: host ?? '127.0.0.1', port: port ?? 8080 });
   io.err(`roots serve: listening on ${url} (models: ${url}/v1/models, page: ${url}/)\n`);
@@ -48,7 +49,7 @@ export function registerServe(program: Command, io: CliIO = processIO): void {
     .option('--body-limit <bytes>', 'request body size limit (default 1048576); larger is 413', cli(parsers.positiveInt))
     .option('--memory-budget <MiB>', 'memory the loaded models may take together; idle models are unloaded to make room (default: no limit)', cli(parsers.positiveInt))
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default cpu)', cli(DEVICE_PARSER))
-    .option('--precision <p>', 'fp32, bf16, int8 (quantize on load) or auto (bf16 where the CPU runs it natively); default: each folder as saved (int8 folders from roots quantize stay int8)', cli(parsers.choice(['fp32', 'bf16', 'int8', 'auto'] as const)))
+    .option('--precision <p>', 'fp32, bf16, int8 (quantize fp32 folders on load) or auto (default: int8 folders from roots quantize stay int8, others bf16 where the device runs it natively, else fp32)', cli(parsers.choice(['fp32', 'bf16', 'int8', 'auto'] as const)))
     .action(async (o: ServeCommandOptions) => {
       const { app } = await runServe(o, io);
       let stopping = false;

@@ -46,6 +46,10 @@ export interface ServeOptions {
   /** Bytes the loaded models may take together; past it idle models are unloaded (default: no limit). */
   memoryBudget?: number;
   device?: Device;
+  /**
+   * fp32, bf16, int8 (fp32 folders quantised on load) or auto (int8 folders stay int8, others bf16
+   * where the device runs it natively); default: each folder as saved, as pipeline() loads it.
+   */
   precision?: Precision;
   /** fastify's logger option (default false). */
   logger?: boolean | Record<string, unknown>;

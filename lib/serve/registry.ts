@@ -271,6 +271,8 @@ export class ModelRegistry {
       // Adapters a request to this name may choose with "adapter" (the others on the same base and head).
       adapters: e.adapterDir === null ? g.entries.filter((x) => x.adapterDir !== null).map((x) => x.name) : [],
       loaded: g.loaded !== null,
+      // What the loaded model runs in (fp32, bf16, int8); null until it is loaded.
+      precision: g.loaded ? g.loaded.model.precision : null,
     };
   }
 }
