@@ -1,6 +1,7 @@
 // The page at / in a real headless browser (Debian's chromium driven by playwright-core): it lists the
 // served models, and shows what the pipelines answer: entities highlighted in the text, labels with
-// scores, the intent and its slots, a question's answer in its context, the adapters of a base. Runs under CI (setup-system.sh installs
+// scores, the intent and its slots, a question's answer in its context, relations and zero-shot labels with
+// scores, the adapters of a base. Runs under CI (setup-system.sh installs
 // chromium); elsewhere it skips when no chromium is found. ROOTS_CHROMIUM names another binary.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -26,7 +27,7 @@ let url: string;
 
 before(async () => {
   if (skip) return;
-  await writeServeModels(t.dir, ['ner', 'cls', 'cls-lora', 'slots', 'qa']);
+  await writeServeModels(t.dir, ['ner', 'cls', 'cls-lora', 'slots', 'qa', 'rel', 'prompt']);
   app = await createServer({ models: t.dir });
   url = await app.listen({ host: '127.0.0.1', port: 0 });
   // --no-sandbox: CI containers run as root, where chromium's sandbox refuses to start.
@@ -54,7 +55,8 @@ const marks = () => page.$$eval('#output mark.entity', (ms) => ms.map((m) => [m.
 
 test('the page lists the models and highlights the entities the NER pipeline finds', { skip }, async () => {
   const options = await page.$$eval('#model option', (os) => os.map((o) => o.textContent));
-  assert.deepEqual(options, ['cls (text-classification)', 'cls-lora (text-classification)', 'ner (ner)', 'qa (question-answering)', 'slots (intent-slots)']);
+  assert.deepEqual(options, ['cls (text-classification)', 'cls-lora (text-classification)', 'ner (ner)', 'prompt (zero-shot-classification)', 'qa (question-answering)',
+    'rel (relation-classification)', 'slots (intent-slots)']);
   // The first fixture sentence where the (random-weight) model finds an entity.
   const ner = await pipeline('ner', join(t.dir, 'ner'), { aggregation: 'first' });
   const found = (await ner(SENTENCES)).findIndex((es) => es.length > 0);
@@ -110,4 +112,21 @@ test('the intent and its slots highlighted; a request error is shown, not thrown
   await page.click('#run');
   await page.waitForFunction('document.getElementById("error").textContent !== ""');
   assert.match((await page.textContent('#error'))!, /^400: inputs\[0\] is empty/);
+});
+
+test('relations for a marked text, and zero-shot labels, each with scores as the pipeline gives them', { skip }, async () => {
+  const rows = () => page.$$eval('#output tr', (trs) => trs.slice(1).map((tr) => Array.from(tr.querySelectorAll('td') as ArrayLike<{ textContent: string | null }>).map((td) => td.textContent!.trim())));
+  const marked = '<e1>angela</e1> visited <e2>paris</e2>';
+  const re = await pipeline('relation-classification', join(t.dir, 'rel'), { topK: null });
+  const relations = await re(marked) as { relation: string; score: number }[];
+  re.dispose();
+  await page.selectOption('#model', 'rel');
+  assert.match((await page.getAttribute('#text', 'placeholder'))!, /<e1>author<\/e1>/);
+  await run('rel', marked);
+  assert.deepEqual(await rows(), relations.map((r) => [r.relation, `${(100 * r.score).toFixed(1)}%`]));
+  const zs = await pipeline('zero-shot-classification', join(t.dir, 'prompt'));
+  const expected = await zs('a great movie');
+  zs.dispose();
+  await run('prompt', 'a great movie');
+  assert.deepEqual(await rows(), expected.labels.map((l, i) => [l, `${(100 * expected.scores[i]).toFixed(1)}%`]));
 });

@@ -59,6 +59,11 @@ function render(task, text, result) {
       if (lists.length > 1) out.append(el('p', {}, `mask ${i + 1}`));
       out.append(table(['token', 'score', 'sequence'], list.map((r) => [el('span', { class: 'label' }, r.token_str), scoreCell(r.score), r.sequence])));
     });
+  } else if (task === 'relation-classification') {
+    const ranked = Array.isArray(result) ? result : [result];
+    out.append(table(['relation', 'score'], ranked.map((r) => [el('span', { class: 'label' }, r.relation), scoreCell(r.score)])));
+  } else if (task === 'zero-shot-classification') {
+    out.append(table(['label', 'score'], result.labels.map((l, i) => [el('span', { class: 'label' }, l), scoreCell(result.scores[i])])));
   } else {
     out.append(el('pre', {}, JSON.stringify(result, null, 2)));
   }
@@ -74,6 +79,8 @@ function showAdapters() {
   const list = m ? m.adapters : [];
   box.hidden = list.length === 0;
   $('question-box').hidden = m?.task !== 'question-answering';
+  // A relation model reads the two entities marked in the text.
+  $('text').placeholder = m?.task === 'relation-classification' ? 'Mark two entities: The <e1>author</e1> of a keygen uses a <e2>disassembler</e2>.' : 'Type a sentence';
   $('adapter').replaceChildren(el('option', { value: '' }, '(base model)'), ...list.map((a) => el('option', { value: a }, a)));
 }
 
@@ -83,7 +90,7 @@ async function predict() {
   $('error').textContent = '';
   if (!m) return;
   const body = { inputs: m.task === 'question-answering' ? { question: $('question').value, context: text } : text };
-  if (m.task === 'text-classification') body.parameters = { top_k: null };
+  if (m.task === 'text-classification' || m.task === 'relation-classification') body.parameters = { top_k: null };
   if ($('adapter').value) body.adapter = $('adapter').value;
   $('run').disabled = true;
   try {
