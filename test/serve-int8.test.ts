@@ -7,7 +7,7 @@
 // (maxBatchSize 4, a long wait) with the direct call on those four; all to 1e-5.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { cpSync } from 'node:fs';
+import { cpSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { runQuantize } from '../lib/cli/quantize.js';
@@ -96,6 +96,21 @@ test("precision 'int8' quantises an fp32 folder on load, as pipeline(..., { prec
   } finally {
     ner.dispose();
     fp.dispose();
+  }
+});
+
+test('an adapter over an int8 base, or under precision int8, is refused at start with the way out', async () => {
+  const d = tmp('roots-serve-int8-adapter-');
+  try {
+    await writeServeModels(d.dir, ['cls-lora']);
+    await assert.rejects(createServer({ models: d.dir, precision: 'int8' }),
+      /cls-lora is an adapter and --precision int8 quantises its base; an int8 model takes no adapters \(serve the adapter over an fp32 base, or merge it first: roots merge, then roots quantize\)/);
+    await runQuantize({ model: join(d.dir, 'cls'), out: join(t.dir, 'cls-q') }, quiet);
+    rmSync(join(d.dir, 'cls'), { recursive: true });
+    renameSync(join(t.dir, 'cls-q'), join(d.dir, 'cls'));
+    await assert.rejects(createServer({ models: d.dir }), /cls-lora is an adapter and its base .*cls is an int8 folder; an int8 model takes no adapters/);
+  } finally {
+    d.cleanup();
   }
 });
 

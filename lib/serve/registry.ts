@@ -19,6 +19,7 @@ import { basename, isAbsolute, join, resolve } from 'node:path';
 import { RootsError } from '../errors.js';
 import type { BertPreTrainedModel, Device, Precision } from '../models/bert.js';
 import { type BertConfig, labelsOf, readConfig } from '../models/config.js';
+import { isQuantizedConfig } from '../models/quantize.js';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../peft/files.js';
 import { adapterBase, hasWeights, isAdapterOnlyFolder } from '../peft/load.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -115,6 +116,9 @@ export class ModelRegistry {
       const found = candidates.find((c) => existsSync(join(c, 'config.json')) && hasWeights(c));
       if (!found) throw new RootsError('ERR_CONFIG', `${cfgPath}: its base ${JSON.stringify(base)} is not a model folder (looked in ${candidates.join(' and ')})`);
       baseDir = found;
+      // A quantised model runs no adapters: say so now rather than fail on first use.
+      const int8 = this.#options.precision === 'int8' ? '--precision int8 quantises its base' : isQuantizedConfig(await readConfig(baseDir), join(baseDir, 'config.json')) ? `its base ${baseDir} is an int8 folder` : null;
+      if (int8) throw new RootsError('ERR_CONFIG', `${dir} is an adapter and ${int8}; an int8 model takes no adapters (serve the adapter over an fp32 base, or merge it first: roots merge, then roots quantize)`);
     }
     const config = await readConfig(existsSync(join(dir, 'config.json')) ? dir : baseDir);
     const arch = config.architectures?.[0] ?? (config.slot_id2label ? 'BertForIntentAndSlots' : 'BertForTokenClassification');
