@@ -214,6 +214,8 @@ export interface NativeSelfTest {
   failAsync(kind: NativeExceptionKind): Promise<void>;
   sum(): number;
   dropout(values: Float32Array, p: number, seed: number): Float32Array;
+  /** The fused bias + GELU kernel on x [rows, bias.length] and its backward for dy (fp32 or bf16 inside). */
+  biasGelu(x: Float32Array, bias: Float32Array, dy: Float32Array, bf16: boolean): { y: Float32Array; dx: Float32Array; dbias: Float32Array };
   dispose(): void;
   readonly disposed: boolean;
   readonly busy: boolean;

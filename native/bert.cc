@@ -302,7 +302,10 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
       return at::layer_norm(y + res, {H}, P(ln + ".weight"), P(ln + ".bias"), c.layer_norm_eps);
     };
     auto x1 = addNorm(a, x, l + "attention.output.LayerNorm");
-    auto h = act(linear(x1, "intermediate.dense", Site::kInter));
+    // GELU fused with the intermediate bias (kernels.h) where no adapter or int8 product acts on the layer.
+    auto h = fused_ && c.hidden_act == "gelu" && device_.is_cpu() && !quantized_ && adapters_->active().empty()
+                 ? BiasGelu(at::linear(x1, P(l + "intermediate.dense.weight")), P(l + "intermediate.dense.bias"))
+                 : act(linear(x1, "intermediate.dense", Site::kInter));
     auto o = linear(h, "output.dense", Site::kOut);
     x = addNorm(o, x1, l + "output.LayerNorm");
   }

@@ -1,4 +1,4 @@
-// Fused element-wise kernels for the CPU training step: one pass over the activations where the
+// Fused element-wise kernels for the CPU training step and inference: one pass over the activations where the
 // unfused composition makes several (each a full read and write of a [tokens, hidden] or
 // [batch, heads, T, T] tensor). Each is a differentiable function with its own backward, checked
 // against the unfused composition in test/fused-kernels.test.ts (fp32 and bf16 autocast).
@@ -26,5 +26,12 @@ torch::Tensor DropoutAddLayerNorm(const torch::Tensor& x, const torch::Tensor& r
 // (the promotion of scores + mask), else scores' dtype.
 torch::Tensor ScaledMaskedSoftmaxDropout(const torch::Tensor& scores, double scale, const torch::Tensor& keyMask, double p,
                                          uint64_t seed);
+
+// GELU(x + bias), the exact (erf) GELU of BERT's hidden_act "gelu", as
+// at::gelu(at::linear(in, w, bias)) computes it when x = at::linear(in, w) (kernels_gelu.cc).
+// x: fp32 or bf16 [..., N]; bias: fp32 [N]; the result has x's dtype (x + bias rounded to it first,
+// as the linear's output would be). Saves only x: backward recomputes x + bias and gives dx and
+// dbias in one pass (the unfused path reads dx again to sum the bias gradient).
+torch::Tensor BiasGelu(const torch::Tensor& x, const torch::Tensor& bias);
 
 }  // namespace roots

@@ -3,6 +3,7 @@
 // the tests show of it holds for them.
 #include "common.h"
 #include "dropout.h"
+#include "kernels.h"
 #include "native_object.h"
 
 #include <chrono>
@@ -36,6 +37,7 @@ class SelfTestWrap : public NativeObject<SelfTestWrap, torch::Tensor> {
       Method<&SelfTestWrap::FailAsync>("failAsync"),
       Method<&SelfTestWrap::Sum>("sum"),
       Method<&SelfTestWrap::Dropout>("dropout"),
+      Method<&SelfTestWrap::BiasGelu>("biasGelu"),
     });
   }
 
@@ -100,6 +102,30 @@ class SelfTestWrap : public NativeObject<SelfTestWrap, torch::Tensor> {
     auto seed = static_cast<uint64_t>(ArgNumber(info, 2, "seed"));
     torch::NoGradGuard g;
     return ToFloat32Array(env, FastDropout(x, p, seed));
+  }
+
+  // biasGelu(x, bias, dy, bf16): the fused BiasGelu kernel (kernels.h) on x [rows, N] + bias [N] in
+  // fp32 or bf16, and its backward for the upstream gradient dy: { y, dx, dbias } in fp32 (for tests).
+  Napi::Value BiasGelu(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Use(env);
+    auto b = CopyFloat32Array(env, info.Length() > 1 ? info[1] : env.Undefined(), "bias", -1);
+    const int64_t n = b.numel();
+    auto x = CopyFloat32Array(env, info.Length() > 0 ? info[0] : env.Undefined(), "x", -1);
+    if (n == 0 || x.numel() % n != 0)
+      throw RootsException("ERR_INVALID_ARG", "Expected x's length to be a multiple of bias's (" + std::to_string(n) + ") but received " + std::to_string(x.numel()));
+    auto dy = CopyFloat32Array(env, info.Length() > 2 ? info[2] : env.Undefined(), "dy", x.numel());
+    const auto dt = info.Length() > 3 && info[3].ToBoolean().Value() ? torch::kBFloat16 : torch::kFloat32;
+    torch::AutoGradMode grad(true);
+    auto xv = x.view({-1, n}).to(dt).detach().requires_grad_(true);
+    b.requires_grad_(true);
+    auto y = roots::BiasGelu(xv, b);
+    y.backward(dy.view({-1, n}).to(dt));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("y", ToFloat32Array(env, y.detach().to(torch::kFloat32)));
+    o.Set("dx", ToFloat32Array(env, xv.grad().to(torch::kFloat32)));
+    o.Set("dbias", ToFloat32Array(env, b.grad()));
+    return o;
   }
 
   Napi::Value Sum(const Napi::CallbackInfo& info) {
