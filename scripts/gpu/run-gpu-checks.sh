@@ -140,3 +140,9 @@ if [ "$DRY" != 1 ] && [ -f "$OUT/REPORT.md" ] && command -v nvidia-smi >/dev/nul
 fi
 echo "roots: done in $(($(date +%s) - START))s; steps:"
 column -t -s $'\t' "$STEPS" 2>/dev/null || cat "$STEPS"
+# The device tool brings back at most 8 files: everything but REPORT.md goes into one archive (the
+# pretraining script, when it runs in the same call, adds its 5).
+if [ "$DRY" != 1 ] || [ -n "${ROOTS_GPU_PACK:-}" ]; then
+  ( cd "$OUT" && files=$(ls -A | grep -v -x -e REPORT.md -e results.tar.gz -e pretrain.log -e 'model.tar.*' -e pretrain-results.json) &&
+    [ -n "$files" ] && tar -czf results.tar.gz $files && rm -f $files ) && echo "roots: results packed into $OUT/results.tar.gz (tar -xzf it here)"
+fi
