@@ -46,6 +46,8 @@ test('GET /v1/models: every folder by name, with task, labels and adapters; /hea
   assert.deepEqual(models[0].adapters, ['cls-lora']);
   assert.equal(models[1].base, 'cls');
   assert.deepEqual(models[6].labels, RELATION_LABELS);
+  assert.deepEqual(models[4].labels, ['positive', 'negative'], 'zero-shot: the verbalizer labels');
+  assert.equal(models[2].labels, null, 'fill-mask: no labels');
   assert.deepEqual(models[7].slot_labels, ['O', 'B-artist', 'I-artist', 'B-genre']);
   assert.equal((await app.inject({ url: '/health' })).json().status, 'ok');
   assert.equal((await app.inject({ url: '/ready' })).statusCode, 200);
@@ -192,7 +194,7 @@ test('GET /metrics: Prometheus text with request counts and latencies by model a
   assert.match(text, /^roots_serve_queue_depth\{model="ner"\} 0$/m);
 });
 
-test('roots serve: listens, answers, and on SIGTERM finishes and exits 0', { timeout: 60_000 }, async () => {
+test('roots serve: listens, answers, and on SIGTERM finishes and exits 0', { timeout: 180_000 }, async () => {
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
     `const { main } = await import(${JSON.stringify(join(repoRoot, 'lib', 'cli', 'index.ts'))}); await main(['node', 'roots', 'serve', '--models', ${JSON.stringify(t.dir)}, '--port', '0']);`],
   { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -269,7 +269,7 @@ export class ModelRegistry {
   describe(e: ModelEntry): Record<string, unknown> {
     const g = e.group;
     return {
-      name: e.name, task: e.task.task, labels: labelsOf(e.config) ?? null,
+      name: e.name, task: e.task.task, labels: (e.task.labels ? e.task.labels(e.config) : labelsOf(e.config)) ?? null,
       ...(e.config.slot_id2label ? { slot_labels: labelsOf(e.config, 'slot_id2label') } : {}),
       adapter: e.adapterDir !== null, base: e.adapterDir !== null ? this.baseName(e) : null,
       // Adapters a request to this name may choose with "adapter" (the others on the same base and head).

@@ -53,6 +53,8 @@ export interface ServedTask {
   architectures: readonly string[];
   /** When set, the row serves only the configs it accepts (and is chosen before a row without one). */
   matches?(config: BertConfig): boolean;
+  /** The labels GET /v1/models lists, when they are not config.json's id2label (null: none). */
+  labels?(config: BertConfig): readonly string[] | null;
   /** The class loaded for the base model (its head). */
   Class: { fromPretrained(dir: string, o: FromPretrainedOptions): Promise<BertPreTrainedModel> };
   /** The pipeline over a loaded model (and adapter); `batchSize`: the server's batch size. */
@@ -133,7 +135,7 @@ const builtIn: ServedTask[] = [
     parameters: {},
   },
   {
-    task: 'fill-mask', architectures: ['BertForMaskedLM', 'BertForPreTraining'], Class: BertForMaskedLM,
+    task: 'fill-mask', architectures: ['BertForMaskedLM', 'BertForPreTraining'], Class: BertForMaskedLM, labels: () => null,
     create: (src, o) => fillMaskPipeline(src, { batchSize: o.batchSize }) as Promise<ServedPipeline>,
     input: textInput,
     parameters: { top_k: topK },
@@ -174,6 +176,7 @@ const builtIn: ServedTask[] = [
     // (config.json prompt_template, prompt_verbalizer); other masked-LM folders are fill-mask.
     task: 'zero-shot-classification', architectures: ['BertForMaskedLM', 'BertForPreTraining'], Class: BertForMaskedLM,
     matches: (config) => typeof config.prompt_template === 'string',
+    labels: (config) => Object.keys((config.prompt_verbalizer as Record<string, unknown> | undefined) ?? {}),
     create: async (src, o) => inputErrorsAre400(await zeroShotPipeline(src, { batchSize: o.batchSize }) as unknown as ServedPipeline),
     input: textInput,
     parameters: {
