@@ -105,7 +105,10 @@ test('SQuAD JSON: several gold answers, code-point answer_start, errors with the
   assert.equal(ex.title, 'T');
   assert.equal(ex.line, 11);
   assert.throws(() => parseSquadJson(squad([{ id: 'a', question: 'Where?', answers: [{ text: 'the mat', answer_start: 12 }] }]), 'f.json'),
-    /^RootsError: f\.json:\d+: data\[0\]\.paragraphs\[0\]\.qas\[0\]\.answers\[0\]: the answer "the mat" is not in the context at answer_start 12 \(the context has "t on th" there; the text occurs at 18\); fix answer_start or the answer text$/);
+    /^RootsError: f\.json:\d+: data\[0\]\.paragraphs\[0\]\.qas\[0\]\.answers\[0\]: the answer "the mat" is not in the context at answer_start 12 \(the context has "t on th" there; the text occurs at 17\); fix answer_start or the answer text$/);
+  // The offset a message suggests counts code points, as answer_start does (😺 is one; 17 is right above).
+  assert.throws(() => parseSquadJson(squad([{ id: 'a', question: 'Q', answers: [{ text: 'mat', answer_start: 40 }] }]), 'f.json'),
+    /answer_start 40 \(the context has only 25 characters; the text occurs at 21\)/);
   assert.throws(() => parseSquadJson(squad([{ id: 'a', question: 'Q', answers: [{ text: 'dog', answer_start: 0 }] }]), 'f.json'), /the text does not occur in the context/);
   assert.throws(() => parseSquadJson(squad([{ id: 'a', question: 'Q', answers: [{ text: 'cat', answer_start: '4' }] }]), 'f.json'), /qas\[0\]\.answers\[0\]\.answer_start: expected a non-negative integer but found "4"/);
   assert.throws(() => parseSquadJson(squad([{ id: 'a', question: 'Q', answers: [] }]), 'f.json'), /qas\[0\]\.answers: the question has no answer/);

@@ -166,6 +166,13 @@ function utf16Offset(context: string, cp: number): number {
   return i;
 }
 
+/** Length of a string in code points (SQuAD's characters). */
+function codePoints(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) if ((text.charCodeAt(i) & 0xfc00) === 0xd800) n--;
+  return n;
+}
+
 interface CheckContext {
   fail(field: JSONPath | null, what: string): never;
   requireAnswers: boolean;
@@ -200,9 +207,11 @@ function checkQuestion(r: Record<string, unknown>, context: string, c: CheckCont
     const s = utf16Offset(context, start as number);
     if (!context.startsWith(text as string, s)) {
       const found = context.indexOf(text as string);
-      const there = JSON.stringify(context.slice(s, s + (text as string).length));
-      c.fail([...field], `the answer ${JSON.stringify(text)} is not in the context at answer_start ${start} (the context has ${there} there; ` +
-        (found >= 0 ? `the text occurs at ${found}${context.indexOf(text as string, found + 1) >= 0 ? ' and later' : ''}` : 'the text does not occur in the context') +
+      const length = codePoints(context);
+      const there = (start as number) >= length ? `only ${length} characters` : `${JSON.stringify(context.slice(s, s + (text as string).length))} there`;
+      // Offsets in messages count code points, as answer_start does.
+      c.fail([...field], `the answer ${JSON.stringify(text)} is not in the context at answer_start ${start} (the context has ${there}; ` +
+        (found >= 0 ? `the text occurs at ${codePoints(context.slice(0, found))}${context.indexOf(text as string, found + 1) >= 0 ? ' and later' : ''}` : 'the text does not occur in the context') +
         '); fix answer_start or the answer text');
     }
     return { text: text as string, start: s };
