@@ -62,8 +62,15 @@ test('train, eval (official scorer output, --predictions), predict; bad input', 
   oneLineError(roots(...tr, '--train', join(d.dir, 'doubled.txt')), /doubled\.txt line 1: the marker <e1> occurs more than once/);
   writeFileSync(join(d.dir, 'overlap.jsonl'), `${JSON.stringify({ text: 'the cat sat', e1: [4, 7], e2: [0, 5], relation: 'Other' })}\n`);
   oneLineError(roots(...tr, '--train', join(d.dir, 'overlap.jsonl')), /overlap\.jsonl line 1: the entity spans overlap/);
+  // Errors found while encoding name the file too; a text that holds a marker itself is never taken for an entity.
+  writeFileSync(join(d.dir, 'marked.jsonl'), `${JSON.stringify({ text: 'the cat sat', e1: [0, 3], e2: [8, 11], relation: 'A' })}\n${JSON.stringify({ text: 'the [E1] cat', e1: [9, 12], e2: [0, 3], relation: 'B' })}\n`);
+  const marked = roots(...tr, '--train', join(d.dir, 'marked.jsonl'));  // after the fresh-initialisation notice
+  assert.notEqual(marked.code, 0);
+  assert.match(marked.stderr, /^roots: error: \S*marked\.jsonl: example 2 \(line 2\): the text itself contains the marker \[E1\]; entity markers may appear only where the spans put them$/m);
+  writeFileSync(join(d.dir, 'unlabelled.txt'), '1\t"The <e1>cat</e1> sat on the <e2>mat</e2>."\n');
+  oneLineError(roots(...tr, '--train', join(d.dir, 'unlabelled.txt')), /unlabelled\.txt: no example has a relation/);
   oneLineError(roots(...tr, '--train', train, '--format', 'tsv'), /--format tsv is not a relation format/);
-  oneLineError(roots(...tr, '--train', train, '--typed-markers'), /typed markers need an entity type for every entity, but example 1 \(line 1\) has none for e1/);
+  oneLineError(roots(...tr, '--train', train, '--typed-markers'), /train\.txt: example 1 \(line 1\): typed markers need an entity type for every entity, but e1 has none/);
   oneLineError(roots('train', '--model', init, '--train', train, '--out', join(d.dir, 'x'), '--typed-markers'), /--typed-markers is for --task relation-classification, not for --task ner/);
   oneLineError(roots('predict', '--model', out, '--text', 'The cat sat on the <e2>mat</e2>.'), /input 0: the marker <e1> is missing/);
 });

@@ -61,6 +61,8 @@ test('bad input: missing, doubled, misordered and overlapping markers; bad spans
   assert.throws(() => jsonl({ e1: [0, 5] }), /has e1 but no e2/);
   assert.throws(() => jsonl({ e1: 'Paris', e2: [12, 18] }), /expected e1 as \[start, end\]/);
   assert.throws(() => jsonl({}), /r\.jsonl line 1: no entity markers/);
+  const some = `${JSON.stringify({ text: 'a b', e1: [0, 1], e2: [2, 3], relation: 'r' })}\n${JSON.stringify({ id: 'q', text: 'a b', e1: [0, 1], e2: [2, 3] })}\n`;
+  assert.throws(() => parseRelationJsonl(some, 'r.jsonl'), /^RootsError: r\.jsonl line 2: example q has no "relation", but others do$/);
   const ok = jsonl({ e1: { start: 0, end: 5, type: 'LOC' }, e2: [12, 18] })[0];
   assert.deepEqual([ok.e1, ok.e2, ok.relation], [{ start: 0, end: 5, type: 'LOC' }, { start: 12, end: 18 }, 'located_in']);
   const marked = parseRelationJsonl('{"id": 3, "text": "[E1]Paris[/E1] is in [E2]France[/E2]."}\n', 'r.jsonl')[0];
@@ -112,7 +114,7 @@ test('typed markers: one set per entity type, each a token; an entity without a 
   assert.equal(tok.vocabSize, vocab.length + 8);
   const enc = encodeMarked(tok, examples[0], { maxLength: 32, typed: true, where: 'x' });
   assert.deepEqual(tok.convertIdsToTokens(enc.inputIds), ['[CLS]', '[E1:CITY]', 'paris', '[/E1:CITY]', 'is', 'in', '[E2:COUNTRY]', 'france', '[/E2:COUNTRY]', '.', '[SEP]']);
-  assert.throws(() => entityTypes([{ text: 'ab', e1: { start: 0, end: 1 }, e2: { start: 1, end: 2 }, line: 3 }]), /example 1 \(line 3\) has none for e1/);
+  assert.throws(() => entityTypes([{ text: 'ab', e1: { start: 0, end: 1 }, e2: { start: 1, end: 2 }, line: 3 }]), /^RootsError: example 1 \(line 3\): typed markers need an entity type for every entity, but e1 has none/);
   assert.throws(() => encodeMarked(tok, { ...examples[0], e2: { start: 12, end: 18, type: 'PLANET' } }, { maxLength: 32, typed: true, where: 'x' }),
     /no \[E2:PLANET\] token \(entity type "PLANET" was not in the training data\)/);
 });

@@ -53,6 +53,7 @@ export const relationClassification: TaskRow<RelationExample> = {
     const task = new RelationTask({ typedMarkers: o.typedMarkers });
     const examples = [...data.train, ...(data.dev ?? []), ...(data.test ?? [])];
     const labels = task.labelsOf(examples);
+    if (labels.length === 0) throw new RootsError('ERR_PARSE', `--train ${o.train}: no example has a relation (SemEval: the line after the sentence; JSONL: "relation"); training needs labelled examples`);
     if (labels.length < 2) throw new RootsError('ERR_PARSE', `--train ${o.train}: found ${labels.length} relation${labels.length === 1 ? '' : 's'} (${labels.join(', ')}); classification needs at least two`);
     const types = markerTypes(examples, task.typedMarkers);
     return {

@@ -37,6 +37,22 @@ export interface RelationExample {
   relation?: string;
   /** 1-based line in the source file (messages). */
   line?: number;
+  /** The file it was read from (messages). */
+  source?: string;
+}
+
+/** How messages name an example: its file, id and line (`train.jsonl: example 7 (line 7)`). */
+export function exampleWhere(ex: RelationExample, i: number): string {
+  return `${ex.source ? `${ex.source}: ` : ''}example ${ex.id ?? i + 1}${ex.line ? ` (line ${ex.line})` : ''}`;
+}
+
+/** Labelled data has a relation for every example: one without (among others with) is an error. */
+function checkAllLabelled(examples: readonly RelationExample[], source: string, what: string): void {
+  const labelled = examples.filter((e) => e.relation !== undefined).length;
+  if (labelled !== 0 && labelled !== examples.length) {
+    const bad = examples.find((e) => e.relation === undefined)!;
+    throw new RootsError('ERR_PARSE', `${source} line ${bad.line}: example ${bad.id ?? examples.indexOf(bad) + 1} has no ${what}, but others do`);
+  }
 }
 
 /** The two marker styles {@link parseMarkedText} reads. */
@@ -113,7 +129,7 @@ export function parseSemEval(content: string, source = 'input'): RelationExample
     const [, id, sentence] = m;
     if (ids.has(id)) throw new RootsError('ERR_PARSE', `${where}: the id ${id} occurs twice (the official scorer keys on it)`);
     ids.add(id);
-    const ex: RelationExample = { id, ...parseMarkedText(sentence, where), line: i + 1 };
+    const ex: RelationExample = { id, ...parseMarkedText(sentence, where), line: i + 1, source };
     // The relation line, then the comment line, when present (the answer key of the test set, or training data).
     const next = lines[i + 1];
     if (next !== undefined && next.trim() !== '' && !/^\S+\t"/.test(next)) {
@@ -125,11 +141,7 @@ export function parseSemEval(content: string, source = 'input'): RelationExample
     }
     out.push(ex);
   }
-  const labelled = out.filter((e) => e.relation !== undefined).length;
-  if (labelled !== 0 && labelled !== out.length) {
-    const bad = out.find((e) => e.relation === undefined)!;
-    throw new RootsError('ERR_PARSE', `${source} line ${bad.line}: example ${bad.id} has no relation line, but others do`);
-  }
+  checkAllLabelled(out, source, 'relation line');
   return out;
 }
 
@@ -171,8 +183,10 @@ export function parseRelationJsonl(content: string, source = 'input'): RelationE
     if (o.id !== undefined) ex.id = String(o.id);
     if (o.relation !== undefined) ex.relation = o.relation as string;
     ex.line = i + 1;
+    ex.source = source;
     out.push(ex);
   }
+  checkAllLabelled(out, source, '"relation"');
   return out;
 }
 

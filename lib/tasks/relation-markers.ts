@@ -10,7 +10,7 @@
  * on the two entities; two entities further apart than the window are an error naming --max-length.
  */
 import { RootsError } from '../errors.js';
-import type { RelationSpan, RelationExample } from '../data/semeval.js';
+import { exampleWhere, type RelationSpan, type RelationExample } from '../data/semeval.js';
 import type { BertPreTrainedModel, ModelClass } from '../models/bert.js';
 import { Tokenizer } from '../tokenizer/index.js';
 
@@ -34,9 +34,9 @@ export function entityTypes(examples: readonly RelationExample[]): string[] {
   examples.forEach((ex, i) => {
     for (const [name, s] of [['e1', ex.e1], ['e2', ex.e2]] as const) {
       if (s.type === undefined || s.type === '') {
-        throw new RootsError('ERR_INVALID_ARG', `typed markers need an entity type for every entity, but example ${ex.id ?? i + 1}${ex.line ? ` (line ${ex.line})` : ''} has none for ${name} (give ${name}.type in JSONL, or train without --typed-markers)`);
+        throw new RootsError('ERR_INVALID_ARG', `${exampleWhere(ex, i)}: typed markers need an entity type for every entity, but ${name} has none (give ${name}.type in JSONL, or train without --typed-markers)`);
       }
-      if (/[\]\s]/.test(s.type)) throw new RootsError('ERR_INVALID_ARG', `entity type ${JSON.stringify(s.type)} (example ${ex.id ?? i + 1}) may not contain ']' or whitespace`);
+      if (/[\]\s]/.test(s.type)) throw new RootsError('ERR_INVALID_ARG', `entity type ${JSON.stringify(s.type)} (${exampleWhere(ex, i)}) may not contain ']' or whitespace`);
       types.add(s.type);
     }
   });

@@ -10,7 +10,7 @@
  */
 import { LabelVocab } from '../data/labels.js';
 import type { Feature } from '../data/features.js';
-import type { RelationExample } from '../data/semeval.js';
+import { exampleWhere, type RelationExample } from '../data/semeval.js';
 import { RootsError, describe } from '../errors.js';
 import { semevalScore, type SemEvalResult } from '../metrics/semeval.js';
 import type { BertPreTrainedModel } from '../models/bert.js';
@@ -78,7 +78,7 @@ export class RelationTask implements Task<RelationExample, RelationFeature> {
   features(examples: readonly RelationExample[], ctx: TaskContext): RelationFeature[] {
     const labelled = ctx.training || examples.every((e) => e.relation !== undefined && ctx.labels.has(e.relation));
     return examples.map((ex, i) => {
-      const where = `example ${ex.id ?? i + 1}${ex.line ? ` (line ${ex.line})` : ''}`;
+      const where = exampleWhere(ex, i);
       const enc = encodeMarked(ctx.tokenizer, ex, { maxLength: ctx.maxLength, typed: this.typedMarkers, where });
       const f: RelationFeature = { inputIds: enc.inputIds, entityPositions: enc.entityPositions };
       if (labelled) {
