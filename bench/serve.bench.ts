@@ -11,14 +11,14 @@
 //    503, none lost (every request sent gets a response), every 200 checked against a direct pipeline
 //    call on the same sentence (labels and spans exact, scores within 1e-4: a batch pads, which moves
 //    the last bits of the logits), and the latency of the 200s.
-// 3. The server's RSS (and V8 heap) at the start and every ROOTS_SERVE_RSS_STEP requests (default 10000)
+// 3. The server's RSS (its anonymous part, and the V8 heap) at the start and every ROOTS_SERVE_RSS_STEP requests (default 10000)
 //    over ROOTS_SERVE_RSS_REQUESTS (default 100000), at ROOTS_SERVE_RSS_CLIENTS clients (default 8), on
 //    the same model, or with ROOTS_SERVE_RSS_MODEL=small on a small one (H64, L2, I256: the server's
 //    own memory shows at a rate that reaches 100k requests in minutes rather than an hour).
 // ROOTS_SERVE_ROUNDS (default 3) sets the rounds; ROOTS_SERVE_ONLY=load runs parts 1 and 2, =rss part 3.
 // The load average (1 min) is printed with every round and RSS sample.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,11 +81,17 @@ function load(url: string, sentences: string[], o: { connections: number; amount
 const point = (r: autocannon.Result): Point => ({ throughput: (r['2xx'] + r.non2xx) / r.duration, p50: r.latency.p50, p99: r.latency.p99, non2xx: r.non2xx, errors: r.errors + r.timeouts });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-/** The server's RSS and V8 heap in use (its /metrics). */
-async function memory(url: string): Promise<{ rss: number; heap: number }> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  const heap = [...text.matchAll(/^roots_serve_nodejs_heap_space_size_used_bytes\{[^}]*\} (\d+)/gm)].reduce((s, m) => s + Number(m[1]), 0);
-  return { rss: Number(/^roots_serve_process_resident_memory_bytes (\d+)/m.exec(text)![1]), heap };
+/**
+ * The server's RSS and V8 heap in use (its /metrics), and its anonymous resident memory (Linux
+ * /proc/PID/status RssAnon: what a leak grows; RSS also counts the mapped LibTorch pages, which
+ * the kernel drops and reloads under memory pressure).
+ */
+async function memory(s: Server): Promise<{ rss: number; heap: number; anon: number }> {
+  const text = await (await fetch(`${s.url}/metrics`)).text();
+  const heap = [...text.matchAll(/^roots_serve_nodejs_heap_space_size_used_bytes\{[^}]*\} (\d+)/gm)].reduce((n, m) => n + Number(m[1]), 0);
+  let anon = Number.NaN;
+  try { anon = 1024 * Number(/^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))?.[1] ?? Number.NaN); } catch { /* not Linux */ }
+  return { rss: Number(/^roots_serve_process_resident_memory_bytes (\d+)/m.exec(text)![1]), heap, anon };
 }
 
 async function main(): Promise<void> {
@@ -168,8 +174,8 @@ async function rssOver(batched: Server, sentences: string[]): Promise<void> {
   const mb = (b: number) => (b / 2 ** 20).toFixed(0);
   const t0 = performance.now();
   const sample = async (done: number) => {
-    const m = await memory(batched.url);
-    console.log(`RSS after ${done} requests (${((performance.now() - t0) / 1000).toFixed(0)} s): ${mb(m.rss)} MiB, V8 heap ${mb(m.heap)} MiB; load average ${load1()}`);
+    const m = await memory(batched);
+    console.log(`RSS after ${done} requests (${((performance.now() - t0) / 1000).toFixed(0)} s): ${mb(m.rss)} MiB (anonymous ${mb(m.anon)} MiB), V8 heap ${mb(m.heap)} MiB; load average ${load1()}`);
     return { done, ...m };
   };
   const samples = [await sample(0)];
@@ -182,11 +188,14 @@ async function rssOver(batched: Server, sentences: string[]): Promise<void> {
   }
   const s = (performance.now() - t0) / 1000;
   console.log(`\nRSS of the batching server over ${done} requests at ${RSS_CLIENTS} clients (${s.toFixed(0)} s, ${(done / s).toFixed(0)} req/s), MiB at ${samples.map((x) => x.done).join(', ')} requests: ${samples.map((x) => mb(x.rss)).join(', ')}`);
+  console.log(`anonymous resident memory, MiB: ${samples.map((x) => mb(x.anon)).join(', ')}`);
   console.log(`V8 heap in use, MiB: ${samples.map((x) => mb(x.heap)).join(', ')}`);
   // Growth after warm-up: the last sample against the first one past 10% of the run.
   const warm = samples.find((x) => x.done >= RSS_REQUESTS / 10) ?? samples[0];
   const last = samples[samples.length - 1];
-  console.log(`RSS growth after warm-up (${warm.done} -> ${last.done} requests): ${mb(warm.rss)} -> ${mb(last.rss)} MiB, ${(100 * (last.rss / warm.rss - 1)).toFixed(1)}%`);
+  for (const k of ['rss', 'anon'] as const) {
+    console.log(`${k === 'rss' ? 'RSS' : 'anonymous'} growth after warm-up (${warm.done} -> ${last.done} requests): ${mb(warm[k])} -> ${mb(last[k])} MiB, ${(100 * (last[k] / warm[k] - 1)).toFixed(1)}%`);
+  }
 }
 
 await main();
