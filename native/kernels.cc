@@ -9,6 +9,7 @@
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <limits>
+#include <vector>
 
 namespace roots {
 
@@ -27,17 +28,18 @@ using namespace kernels;
 
 // Rows [r0, r1) of H: s = Round<TX>(x * keep * scale) + res; xhat = (s - mean) * rstd; y = xhat * w + b.
 template <typename TX, typename TR, typename TO>
-ROOTS_CLONES void LnForwardRows(const TX* x, const TR* res, const uint8_t* keep, float scale, const float* w, const float* b,
-                                float eps, int64_t H, int64_t r0, int64_t r1, float* xhat, float* rstdOut, TO* y) {
+ROOTS_CLONES void LnForwardRows(const TX* __restrict__ x, const TR* __restrict__ res, const uint8_t* __restrict__ keep, float scale,
+                                const float* __restrict__ w, const float* __restrict__ b, float eps, int64_t H, int64_t r0, int64_t r1,
+                                float* __restrict__ xhat, float* __restrict__ rstdOut, TO* __restrict__ y) {
   for (int64_t r = r0; r < r1; r++) {
     const TX* xr = x + r * H;
     const TR* rr = res + r * H;
     float* s = xhat + r * H;
     if (keep) {
       const uint8_t* k = keep + r * H;
-      for (int64_t j = 0; j < H; j++) s[j] = Round<TX>(static_cast<float>(xr[j]) * (k[j] ? scale : 0.0f)) + static_cast<float>(rr[j]);
+      for (int64_t j = 0; j < H; j++) s[j] = Round<TX>(Load(xr, j) * (k[j] ? scale : 0.0f)) + Load(rr, j);
     } else {
-      for (int64_t j = 0; j < H; j++) s[j] = static_cast<float>(xr[j]) + static_cast<float>(rr[j]);
+      for (int64_t j = 0; j < H; j++) s[j] = Load(xr, j) + Load(rr, j);
     }
     float acc[16] = {0};
     int64_t j = 0;
@@ -59,7 +61,7 @@ ROOTS_CLONES void LnForwardRows(const TX* x, const TR* res, const uint8_t* keep,
     for (j = 0; j < H; j++) {
       const float xh = (s[j] - mean) * rstd;
       s[j] = xh;
-      yr[j] = static_cast<TO>(xh * w[j] + b[j]);
+      StoreAt(yr, j, xh * w[j] + b[j]);
     }
   }
 }
@@ -67,8 +69,9 @@ ROOTS_CLONES void LnForwardRows(const TX* x, const TR* res, const uint8_t* keep,
 // Rows [r0, r1): g = dy * w; ds = rstd * (g - mean(g) - xhat * mean(g * xhat)); dres = ds;
 // dx = ds * keep * scale; dw += dy * xhat and db += dy into this task's partial sums.
 template <typename TO, typename TX, typename TR>
-ROOTS_CLONES void LnBackwardRows(const TO* dy, const float* xhat, const float* rstd, const uint8_t* keep, float scale,
-                                 const float* w, int64_t H, int64_t r0, int64_t r1, TX* dx, TR* dres, float* dw, float* db) {
+ROOTS_CLONES void LnBackwardRows(const TO* __restrict__ dy, const float* __restrict__ xhat, const float* __restrict__ rstd,
+                                 const uint8_t* __restrict__ keep, float scale, const float* __restrict__ w, int64_t H, int64_t r0,
+                                 int64_t r1, TX* __restrict__ dx, TR* __restrict__ dres, float* __restrict__ dw, float* __restrict__ db) {
   for (int64_t r = r0; r < r1; r++) {
     const TO* g = dy + r * H;
     const float* xh = xhat + r * H;
@@ -76,12 +79,12 @@ ROOTS_CLONES void LnBackwardRows(const TO* dy, const float* xhat, const float* r
     int64_t j = 0;
     for (; j + 16 <= H; j += 16)
       for (int k = 0; k < 16; k++) {
-        const float gw = static_cast<float>(g[j + k]) * w[j + k];
+        const float gw = Load(g, j + k) * w[j + k];
         a1[k] += gw;
         a2[k] += gw * xh[j + k];
       }
     float c1 = 0, c2 = 0;
-    for (; j < H; j++) { const float gw = static_cast<float>(g[j]) * w[j]; c1 += gw; c2 += gw * xh[j]; }
+    for (; j < H; j++) { const float gw = Load(g, j) * w[j]; c1 += gw; c2 += gw * xh[j]; }
     for (int k = 0; k < 16; k++) { c1 += a1[k]; c2 += a2[k]; }
     c1 /= static_cast<float>(H);
     c2 /= static_cast<float>(H);
@@ -89,13 +92,25 @@ ROOTS_CLONES void LnBackwardRows(const TO* dy, const float* xhat, const float* r
     TX* dxr = dx + r * H;
     TR* drr = dres + r * H;
     const uint8_t* k = keep ? keep + r * H : nullptr;
-    for (j = 0; j < H; j++) {
-      const float gy = static_cast<float>(g[j]);
-      const float ds = rs * (gy * w[j] - c1 - xh[j] * c2);
-      drr[j] = static_cast<TR>(ds);
-      dxr[j] = static_cast<TX>(k ? Round<TX>(ds) * (k[j] ? scale : 0.0f) : ds);
-      dw[j] += gy * xh[j];
-      db[j] += gy;
+    // Two loops, not one with `k ? :` inside: that conditional kept the loop from vectorising.
+    if (k) {
+      for (j = 0; j < H; j++) {
+        const float gy = Load(g, j);
+        const float ds = rs * (gy * w[j] - c1 - xh[j] * c2);
+        StoreAt(drr, j, ds);
+        StoreAt(dxr, j, Round<TX>(ds) * (k[j] ? scale : 0.0f));
+        dw[j] += gy * xh[j];
+        db[j] += gy;
+      }
+    } else {
+      for (j = 0; j < H; j++) {
+        const float gy = Load(g, j);
+        const float ds = rs * (gy * w[j] - c1 - xh[j] * c2);
+        StoreAt(drr, j, ds);
+        StoreAt(dxr, j, ds);
+        dw[j] += gy * xh[j];
+        db[j] += gy;
+      }
     }
   }
 }
@@ -179,14 +194,15 @@ struct DropoutAddLayerNormFn : public torch::autograd::Function<DropoutAddLayerN
 // Rows [r0, r1) of L (rows of one batch element are consecutive, rowsPerBatch of them):
 // v = Round<TS>(s * scale) + mask; p = softmax(v); out = p * keep * dscale.
 template <typename TS, typename TO>
-ROOTS_CLONES void SoftmaxForwardRows(const TS* s, float scale, const float* mask, int64_t rowsPerBatch, const uint8_t* keep, float dscale,
-                                     int64_t L, int64_t r0, int64_t r1, float* probs, TO* out) {
+ROOTS_CLONES void SoftmaxForwardRows(const TS* __restrict__ s, float scale, const float* __restrict__ mask, int64_t rowsPerBatch,
+                                     const uint8_t* __restrict__ keep, float dscale, int64_t L, int64_t r0, int64_t r1,
+                                     float* __restrict__ probs, TO* __restrict__ out) {
   for (int64_t r = r0; r < r1; r++) {
     const TS* sr = s + r * L;
     const float* m = mask ? mask + (r / rowsPerBatch) * L : nullptr;
     float* p = probs + r * L;
-    if (m) for (int64_t j = 0; j < L; j++) p[j] = Round<TS>(static_cast<float>(sr[j]) * scale) + m[j];
-    else for (int64_t j = 0; j < L; j++) p[j] = Round<TS>(static_cast<float>(sr[j]) * scale);
+    if (m) for (int64_t j = 0; j < L; j++) p[j] = Round<TS>(Load(sr, j) * scale) + m[j];
+    else for (int64_t j = 0; j < L; j++) p[j] = Round<TS>(Load(sr, j) * scale);
     float mxs[16];
     for (int k = 0; k < 16; k++) mxs[k] = -std::numeric_limits<float>::infinity();
     int64_t j = 0;
@@ -205,39 +221,32 @@ ROOTS_CLONES void SoftmaxForwardRows(const TS* s, float scale, const float* mask
     const float inv = 1.0f / sum;
     TO* o = out + r * L;
     const uint8_t* k = keep ? keep + r * L : nullptr;
-    for (j = 0; j < L; j++) {
-      p[j] *= inv;
-      o[j] = static_cast<TO>(k ? static_cast<float>(static_cast<TO>(p[j])) * (k[j] ? dscale : 0.0f) : p[j]);
-    }
+    for (j = 0; j < L; j++) p[j] *= inv;
+    if (k) for (j = 0; j < L; j++) StoreAt(o, j, Round<TO>(p[j]) * (k[j] ? dscale : 0.0f));
+    else for (j = 0; j < L; j++) StoreAt(o, j, p[j]);
   }
 }
 
 // Rows [r0, r1): dp = dout * keep * dscale; ds = Round<TS>(p * (dp - sum(dp * p)) * scale).
 template <typename TO, typename TS>
-ROOTS_CLONES void SoftmaxBackwardRows(const TO* dout, const float* probs, const uint8_t* keep, float dscale, float scale, int64_t L,
-                                      int64_t r0, int64_t r1, TS* ds) {
+ROOTS_CLONES void SoftmaxBackwardRows(const TO* __restrict__ dout, const float* __restrict__ probs, const uint8_t* __restrict__ keep,
+                                      float dscale, float scale, int64_t L, int64_t r0, int64_t r1, TS* __restrict__ ds) {
+  std::vector<float> dp(static_cast<size_t>(L));  // dout after dropout, as float (loops without `k ? :` vectorise)
   for (int64_t r = r0; r < r1; r++) {
     const TO* g = dout + r * L;
     const float* p = probs + r * L;
     const uint8_t* k = keep ? keep + r * L : nullptr;
     TS* d = ds + r * L;
+    if (k) for (int64_t j = 0; j < L; j++) dp[j] = Round<TO>(Load(g, j) * (k[j] ? dscale : 0.0f));
+    else for (int64_t j = 0; j < L; j++) dp[j] = Load(g, j);
     float acc[16] = {0};
     int64_t j = 0;
     for (; j + 16 <= L; j += 16)
-      for (int q = 0; q < 16; q++) {
-        const float dp = k ? static_cast<float>(static_cast<TO>(static_cast<float>(g[j + q]) * (k[j + q] ? dscale : 0.0f))) : static_cast<float>(g[j + q]);
-        acc[q] += dp * p[j + q];
-      }
+      for (int q = 0; q < 16; q++) acc[q] += dp[j + q] * p[j + q];
     float dot = 0;
-    for (; j < L; j++) {
-      const float dp = k ? static_cast<float>(static_cast<TO>(static_cast<float>(g[j]) * (k[j] ? dscale : 0.0f))) : static_cast<float>(g[j]);
-      dot += dp * p[j];
-    }
+    for (; j < L; j++) dot += dp[j] * p[j];
     for (int q = 0; q < 16; q++) dot += acc[q];
-    for (j = 0; j < L; j++) {
-      const float dp = k ? static_cast<float>(static_cast<TO>(static_cast<float>(g[j]) * (k[j] ? dscale : 0.0f))) : static_cast<float>(g[j]);
-      d[j] = static_cast<TS>(static_cast<float>(static_cast<TS>(p[j] * (dp - dot))) * scale);
-    }
+    for (j = 0; j < L; j++) StoreAt(d, j, Round<TS>(p[j] * (dp[j] - dot)) * scale);
   }
 }
 
