@@ -17,8 +17,11 @@ import { type CliIO, parsers, resolveModelDir } from './common.js';
 export type { AdapterSource } from '../peft/load.js';
 export { tokenizerDir } from '../peft/load.js';
 
-/** Resolves --model and --adapter (either may be the adapter folder roots train --peft wrote). */
-export async function resolveAdapterSource(model: string | undefined, adapter: string | undefined, io: CliIO): Promise<AdapterSource> {
+/** `--adapter-any-base` of roots eval, predict and merge. */
+export const ADAPTER_ANY_BASE_HELP = 'load --adapter even when its adapter_config.json names another base model (base_model_name_or_path) than --model: for the same weights under another name or path; the shapes must still fit';
+
+/** Resolves --model and --adapter (either may be the adapter folder roots train --peft wrote); anyBase: --adapter-any-base. */
+export async function resolveAdapterSource(model: string | undefined, adapter: string | undefined, io: CliIO, anyBase = false): Promise<AdapterSource> {
   let adapterDir = adapter === undefined ? null : await resolveModelDir('--adapter', adapter, io, 'adapter');
   if (model === undefined && adapterDir !== null) model = (await adapterBase(adapterDir)) ?? undefined;
   let modelDir = await resolveModelDir('--model', model, io);
@@ -33,7 +36,7 @@ export async function resolveAdapterSource(model: string | undefined, adapter: s
     throw new RootsError('ERR_IO', `--adapter ${adapterDir}: no ${ADAPTER_CONFIG_FILE} (a PEFT adapter folder, as roots train --peft writes)`);
   }
   // The head and labels: the adapter folder's config.json when it has one (the trained task's), else the base's.
-  return { modelDir, adapterDir, config: await readConfig(configDirOf(modelDir, adapterDir)) };
+  return { modelDir, adapterDir, config: await readConfig(configDirOf(modelDir, adapterDir)), ignoreBaseModel: anyBase };
 }
 
 /** Loads the base with the task's head and labels, then the adapter (errors name --model and --adapter). */

@@ -22,7 +22,7 @@ import type { QaExample } from '../data/squad.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { Tokenizer } from '../tokenizer/index.js';
 import { DEVICE_PARSER, cli, parsers, processIO, resolvePrecision, type CliIO } from './common.js';
-import { loadWithAdapter, resolveAdapterSource } from './adapter.js';
+import { ADAPTER_ANY_BASE_HELP, loadWithAdapter, resolveAdapterSource } from './adapter.js';
 import { DATA_SPECS, type DataFlags } from './data.js';
 import { TASKS, TASK_FLAGS, checkTaskFlags, flagName, modelTask, type CliTaskName } from './tasks.js';
 import { MLM_EVAL_FLAGS, evalMlmCorpus, type MlmEvalFlags } from './pretrain.js';
@@ -32,6 +32,8 @@ export interface EvalCommandOptions extends DataFlags, MlmEvalFlags {
   model?: string;
   /** A PEFT adapter folder applied to --model. */
   adapter?: string;
+  /** --adapter-any-base: load it whatever base its adapter_config.json names. */
+  adapterAnyBase?: boolean;
   data?: string;
   json?: boolean;
   batchSize?: number;
@@ -127,7 +129,7 @@ function metricsLine(metrics: Record<string, number>): string {
 }
 
 export async function runEval(o: EvalCommandOptions, io: CliIO = processIO): Promise<Record<string, unknown>> {
-  const src = await resolveAdapterSource(o.model, o.adapter, io);
+  const src = await resolveAdapterSource(o.model, o.adapter, io, o.adapterAnyBase);
   const dir = src.modelDir;
   const task = modelTask(src.config, src.adapterDir ?? dir);
   const foreign = (task === 'mlm' ? [...TASK_FLAGS, 'strict', 'threshold', 'format', 'encoding'] as const : MLM_EVAL_FLAGS).find((k) => o[k as keyof EvalCommandOptions] !== undefined);
@@ -163,6 +165,7 @@ export function registerEval(program: Command, io: CliIO = processIO): void {
     .description('score a trained model on labelled data: NER (seqeval report), text classification (accuracy, F1, MCC, report, confusion matrix), intent + slots (intent accuracy, slot F1, exact match), relation classification (the official SemEval-2010 Task 8 scorer\'s output), question answering (the official SQuAD v1.1 exact match and F1); a masked-LM on plain text (loss, perplexity, masked-token accuracy)')
     .option('--model <dir|id>', 'trained model folder, or a Hub id (org/name[@revision]; Hugging Face cache, downloaded when missing)')
     .option('--adapter <dir|id>', 'a PEFT adapter folder (roots train --peft, or PEFT\'s save_pretrained) applied to --model')
+    .option('--adapter-any-base', ADAPTER_ANY_BASE_HELP)
     .option('--data <file>', 'labelled data: CoNLL (ner), TSV/CSV/JSONL/TREC (text-classification), a seq.in/seq.out/label folder (intent-slots), a SemEval-2010 Task 8 or JSONL file (relation-classification), SQuAD JSON or JSONL (question-answering); plain text (masked-LM)')
     .option('--json', 'print the scores as JSON')
     .option('--batch-size <n>', 'windows per batch (default 32)', cli(parsers.positiveInt))

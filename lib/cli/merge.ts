@@ -8,20 +8,22 @@ import type { Command } from 'commander';
 import { RootsError } from '../errors.js';
 import { BertForMaskedLM, type Device } from '../models/bert.js';
 import { Tokenizer } from '../tokenizer/index.js';
-import { loadWithAdapter, resolveAdapterSource, tokenizerDir } from './adapter.js';
+import { ADAPTER_ANY_BASE_HELP, loadWithAdapter, resolveAdapterSource, tokenizerDir } from './adapter.js';
 import { DEVICE_PARSER, cli, processIO, type CliIO } from './common.js';
 import { TASKS, modelTask } from './tasks.js';
 
 export interface MergeCommandOptions {
   model?: string;
   adapter?: string;
+  /** --adapter-any-base: load it whatever base its adapter_config.json names. */
+  adapterAnyBase?: boolean;
   out?: string;
   device?: string;
 }
 
 export async function runMerge(o: MergeCommandOptions, io: CliIO = processIO): Promise<{ out: string; adapter: string; type: string }> {
   if (!o.out) throw new RootsError('ERR_INVALID_ARG', '--out is required (the merged model folder)');
-  const src = await resolveAdapterSource(o.model, o.adapter, io);
+  const src = await resolveAdapterSource(o.model, o.adapter, io, o.adapterAnyBase);
   if (src.adapterDir === null) throw new RootsError('ERR_INVALID_ARG', '--adapter is required (the adapter folder to merge into --model)');
   const task = modelTask(src.config, src.adapterDir);
   const model = await loadWithAdapter(task === 'mlm' ? BertForMaskedLM : TASKS[task].model, src, { device: (o.device ?? 'cpu') as Device, precision: 'fp32' });
@@ -44,6 +46,7 @@ export function registerMerge(program: Command, io: CliIO = processIO): void {
     .description('merge a LoRA, (IA)3 or BitFit adapter into its base model and save a plain model folder (prefix adapters cannot be merged)')
     .option('--model <dir|id>', 'the base model folder (or Hub id) the adapter was trained on; default: the adapter\'s base_model_name_or_path')
     .option('--adapter <dir|id>', 'the adapter folder (roots train --peft, or PEFT\'s save_pretrained)')
+    .option('--adapter-any-base', ADAPTER_ANY_BASE_HELP)
     .option('--out <dir>', 'where the merged model goes')
     .option('--device <d>', 'cpu, cuda, cuda:N or auto (default cpu)', cli(DEVICE_PARSER))
     .action(async (o: MergeCommandOptions) => { await runMerge(o, io); });

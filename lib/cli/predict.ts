@@ -19,7 +19,7 @@ import { nerPipeline } from '../pipelines/ner.js';
 import { textClassificationPipeline, type LabelScore, type TextClassificationInput } from '../pipelines/text-classification.js';
 import { fillMaskPipeline, type FillMaskOutput, type FillMaskResult } from '../pipelines/fill-mask.js';
 import { DEVICE_PARSER, cli, parsers, processIO, requireFile, resolvePrecision, table, type CliIO } from './common.js';
-import { loadWithAdapter, resolveAdapterSource, tokenizerDir } from './adapter.js';
+import { ADAPTER_ANY_BASE_HELP, loadWithAdapter, resolveAdapterSource, tokenizerDir } from './adapter.js';
 import { BertForMaskedLM } from '../models/bert.js';
 import type { PipelineSource } from '../pipelines/source.js';
 import { Tokenizer } from '../tokenizer/index.js';
@@ -33,6 +33,8 @@ export interface PredictCommandOptions {
   model?: string;
   /** A PEFT adapter folder applied to --model. */
   adapter?: string;
+  /** --adapter-any-base: load it whatever base its adapter_config.json names. */
+  adapterAnyBase?: boolean;
   text?: string[];
   input?: string;
   encoding?: FileEncoding;
@@ -177,7 +179,7 @@ export function formatIntentSlots(text: string, r: IntentSlotsResult): string {
 }
 
 export async function runPredict(o: PredictCommandOptions, io: CliIO = processIO): Promise<unknown[]> {
-  const src = await resolveAdapterSource(o.model, o.adapter, io);
+  const src = await resolveAdapterSource(o.model, o.adapter, io, o.adapterAnyBase);
   const task = modelTask(src.config, src.adapterDir ?? src.modelDir);
   checkPredictFlags(task, o);
   const pairs = task === 'text-classification';
@@ -222,6 +224,7 @@ export function registerPredict(program: Command, io: CliIO = processIO): void {
     .description('run a trained model on raw text: entities (ner), labels with scores (text-classification), intent and slots (intent-slots), fill-mask (masked-LM: texts with [MASK]), the relation of two marked entities (relation-classification: <e1>…</e1> and <e2>…</e2>, or [E1]…[/E1] and [E2]…[/E2]), answers from a context (question-answering: --question, --context)')
     .option('--model <dir|id>', 'trained model folder, or a Hub id (org/name[@revision]; Hugging Face cache, downloaded when missing)')
     .option('--adapter <dir|id>', 'a PEFT adapter folder (roots train --peft, or PEFT\'s save_pretrained) applied to --model')
+    .option('--adapter-any-base', ADAPTER_ANY_BASE_HELP)
     .option('--text <text>', 'a text (repeat for several)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--text-pair <text>', 'text-classification: the second text of a pair, matched to --text by position (repeat)', (v: string, prev: string[] = []) => [...prev, v])
     .option('--input <file>', 'a file with one text per line (text-classification: a TAB separates the two texts of a pair)')

@@ -107,16 +107,21 @@ function numIn(name: string, v: unknown, min: number, max: number): number {
   return v;
 }
 
-/** Resolves targets for LoRA / (IA)³: every pattern must match, and every match must be adaptable. */
-function resolveTargets(what: string, targets: string[] | string, shape: ModelShape): string[] {
-  const modules = linearModules(shape);
+/** Every pattern of `targets` must match a linear module (field: the config field, flag: the CLI flag that sets it). */
+function checkPatterns(what: string, field: string, flag: string, targets: string[] | string, modules: string[]): void {
   const list = typeof targets === 'string' ? [targets] : targets;
-  if (list.length === 0) throw new RootsError('ERR_INVALID_ARG', `${what}: target_modules is empty`);
+  if (list.length === 0) throw new RootsError('ERR_INVALID_ARG', `${what}: ${field} is empty`);
   for (const t of list) {
     if (matchModules(typeof targets === 'string' ? t : [t], modules).length === 0) {
-      throw new RootsError('ERR_INVALID_ARG', `${what}: target module ${JSON.stringify(t)} matches no module of this model. Its linear modules: ${summarizeModules(modules)} (use a name such as query, key, value, attention.output.dense, intermediate.dense, output.dense, or --lora-targets)`);
+      throw new RootsError('ERR_INVALID_ARG', `${what}: ${field === 'target_modules' ? 'target module' : `${field} entry`} ${JSON.stringify(t)} matches no module of this model. Its linear modules: ${summarizeModules(modules)} (use a name such as query, key, value, attention.output.dense, intermediate.dense, output.dense, or ${flag})`);
     }
   }
+}
+
+/** Resolves targets for LoRA / (IA)³: every pattern must match, and every match must be adaptable. */
+function resolveTargets(what: string, flag: string, targets: string[] | string, shape: ModelShape): string[] {
+  const modules = linearModules(shape);
+  checkPatterns(what, 'target_modules', flag, targets, modules);
   const matched = matchModules(targets, modules);
   const bad = matched.filter((m) => !ADAPTABLE.test(m));
   if (bad.length) throw new RootsError('ERR_UNSUPPORTED', `${what}: ${bad.join(', ')} cannot be adapted; adapters act on the encoder's query, key, value, attention.output.dense, intermediate.dense and output.dense (the task head trains through modules_to_save)`);
@@ -156,7 +161,7 @@ export function resolveAdapter(o: AdapterOptions, shape: ModelShape): ResolvedAd
       const alpha = numIn('alpha (--lora-alpha)', o.alpha ?? 8, Number.MIN_VALUE, Number.MAX_VALUE);
       const dropout = numIn('dropout (--lora-dropout)', o.dropout ?? 0, 0, 0.999);
       const targetModules = o.targetModules ?? DEFAULT_TARGETS.lora;
-      const targets = resolveTargets('LoRA', targetModules, shape);
+      const targets = resolveTargets('LoRA', '--lora-targets', targetModules, shape);
       const scaling = o.useRslora ? alpha / Math.sqrt(r) : alpha / r;
       return {
         native: { type: 'lora', seed, saved, r, scaling, dropout, targets, feedforward: [] },
@@ -170,7 +175,8 @@ export function resolveAdapter(o: AdapterOptions, shape: ModelShape): ResolvedAd
     case 'ia3': {
       const targetModules = o.targetModules ?? DEFAULT_TARGETS.ia3;
       const ffModules = o.feedforwardModules ?? DEFAULT_FEEDFORWARD;
-      const targets = resolveTargets('(IA)3', targetModules, shape);
+      const targets = resolveTargets('(IA)3', '--ia3-targets', targetModules, shape);
+      if (ffModules.length > 0) checkPatterns('(IA)3', 'feedforward_modules', '--ia3-feedforward', ffModules, linearModules(shape));  // [] : no feed-forward scaling
       const feedforward = matchModules(ffModules, linearModules(shape));
       const stray = feedforward.filter((m) => !targets.includes(m));
       if (stray.length) throw new RootsError('ERR_INVALID_ARG', `(IA)3: feedforward_modules must be a subset of target_modules; ${stray.slice(0, 3).join(', ')} is not targeted`);

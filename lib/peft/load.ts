@@ -18,6 +18,8 @@ export interface AdapterSource {
   modelDir: string;
   adapterDir: string | null;
   config: BertConfig;
+  /** Load the adapter even when its adapter_config.json names another base (--adapter-any-base). */
+  ignoreBaseModel?: boolean;
 }
 
 /** Whether `dir` holds full model weights. */
@@ -68,7 +70,7 @@ export async function loadWithAdapter<T extends BertPreTrainedModel>(
   const model = await Class.fromPretrained(src.modelDir, { ...options, config: src.adapterDir ? head : {}, ignoreMismatchedSizes: src.adapterDir !== null, log: null });
   if (src.adapterDir === null) return model;
   try {
-    const name = await model.loadAdapter(src.adapterDir);
+    const name = await model.loadAdapter(src.adapterDir, { ignoreBaseModel: src.ignoreBaseModel });
     model.setAdapter(name);
     const own = new Set(model.adapterParameters(name).map((p) => p.name));
     const r = model.loadReport;
