@@ -5,7 +5,7 @@
 // adapter type name theirs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadWithAdapter, resolveAdapterSource } from '../lib/cli/adapter.js';
 import { runEval } from '../lib/cli/eval.js';
@@ -108,4 +108,43 @@ test('prefix adapters train and refuse to merge; flags of another adapter type a
   const r = roots('train', '--model', base, '--train', files.train, '--out', join(d.dir, 'x'), '--peft', 'lora', '--lora-targets', 'q_proj', '--progress', 'none');
   assert.equal(r.code, 1);
   assert.match(r.stderr.trim().split('\n').at(-1)!, /^roots: error: LoRA: target module "q_proj" matches no module of this model\. Its linear modules: bert\.encoder\.layer\.0\.attention\.self\.query/);
+});
+
+test('bad input through the CLI: another base (by name, by shapes; --adapter-any-base), an unsupported peft_type, (IA)3 targets; one line each, nothing written', async () => {
+  const out = join(d.dir, 'bad-lora');
+  await runTrain({ model: base, train: files.train, out, peft: 'lora', loraR: 2, maxSteps: 2, batchSize: 8, progress: 'none', device: 'cpu', precision: 'fp32' }, quiet);
+  // The same weights under another name: refused by name, loaded with --adapter-any-base.
+  const renamed = join(d.dir, 'renamed');
+  mkdirSync(renamed);
+  for (const f of readdirSync(out)) if (statSync(join(out, f)).isFile()) copyFileSync(join(out, f), join(renamed, f));
+  const cfg = JSON.parse(readFileSync(join(out, 'adapter_config.json'), 'utf8'));
+  writeFileSync(join(renamed, 'adapter_config.json'), JSON.stringify({ ...cfg, base_model_name_or_path: 'bert-large-cased' }));
+  oneLineError(roots('eval', '--model', base, '--adapter', renamed, '--data', files.dev, '--device', 'cpu'),
+    /adapter_config\.json: the adapter was made for base model "bert-large-cased", this model is ".*base".*--adapter-any-base/);
+  const r = roots('eval', '--model', base, '--adapter', renamed, '--adapter-any-base', '--data', files.dev, '--device', 'cpu', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const direct = (await runEval({ model: base, adapter: out, data: files.dev, device: 'cpu', precision: 'fp32' }, quiet)).metrics as Record<string, number>;
+  for (const [k, v] of Object.entries(JSON.parse(r.stdout).metrics as Record<string, number>)) {
+    assert.ok(Math.abs(v - direct[k]) <= 1e-4 * Math.max(1, Math.abs(v)), `${k}: ${v} with --adapter-any-base vs ${direct[k]}`);  // another process: other thread counts, other sums
+  }
+  // A base of other shapes: even with --adapter-any-base, the tensor and both shapes are named; merge writes nothing.
+  const other = join(d.dir, 'other-base');
+  const init = join(d.dir, 'other-init');
+  assert.equal(roots('init', '--vocab', files.vocab, '--hidden', '16', '--layers', '1', '--heads', '2', '--intermediate', '32', '--max-position', '64', '--cased', '--out', init).code, 0);
+  const m = await BertForTokenClassification.fromPretrained(init, { labels: ['O', 'X'], log: null });
+  await m.save(other, { tokenizer: await Tokenizer.fromPretrained(init) });
+  m.dispose();
+  oneLineError(roots('merge', '--model', other, '--adapter', out, '--adapter-any-base', '--out', join(d.dir, 'm3')),
+    /lora_A\.weight" has shape \[2,32\], this model needs \[2,16\] \(an adapter made for another base model\)/);
+  assert.ok(!existsSync(join(d.dir, 'm3')), 'nothing written');
+  // An unsupported peft_type, in an adapter given as --model (its base named inside).
+  writeFileSync(join(renamed, 'adapter_config.json'), JSON.stringify({ ...cfg, peft_type: 'LOHA' }));
+  oneLineError(roots('predict', '--model', renamed, '--text', 'Hello there', '--device', 'cpu'), /peft_type "LOHA" is not supported \(roots reads LORA, IA3, PREFIX_TUNING and its own BITFIT\)/);
+  // (IA)3 patterns that match nothing name their own flags.
+  for (const [flag, field] of [['--ia3-targets', 'target module'], ['--ia3-feedforward', 'feedforward_modules entry']]) {
+    const t = roots('train', '--model', base, '--train', files.train, '--out', join(d.dir, 'x'), '--peft', 'ia3', flag, 'nothing', '--progress', 'none');
+    assert.equal(t.code, 1);
+    assert.match(t.stderr.trim().split('\n').at(-1)!, new RegExp(`^roots: error: \\(IA\\)3: ${field} "nothing" matches no module of this model\\. Its linear modules: bert\\.encoder.*or ${flag}\\)$`));
+  }
+  assert.ok(!existsSync(join(d.dir, 'x', 'adapter_model.safetensors')));
 });
