@@ -8,11 +8,13 @@
 // - ewc@λ: EWC on the shared weights (the per-example Fisher on 200 examples of each finished task
 //   through its own head, online, γ = 1; a new head starts with a zero Fisher);
 // - l2sp@α: the pull toward the weights the task starts from;
-// - joint: the upper bound, multi-task training on all the tasks seen so far: one model whose head
-//   holds every task's rows (label expansion per stage, continuing from the previous stage), scored
-//   per task by the argmax over that task's rows alone (its head), trained with one softmax over all
-//   rows, the only difference from separate heads.
-// Replay and LwF need batches that mix heads, which the one-head-per-model engine has not; not run here.
+// - joint: the upper bound, multi-task training on all the tasks seen so far, and replay (the new
+//   task's data plus a reservoir buffer of the earlier tasks', ROOTS_CL_REPLAY examples): batches that
+//   mix tasks, so one model whose head holds every task's rows (label expansion per stage, continuing
+//   from the previous stage), scored per task by the argmax over that task's rows alone (its head);
+//   trained with one softmax over all rows, the only difference from separate heads. naive+union is
+//   naive fine-tuning on that model (the control for the difference).
+// LwF distils a head into the same head, so it needs the old heads' outputs beside the new one's; not run here.
 //
 //   npx tsx bench/continual-task.bench.ts [--json out.json]   settings: bench/continual-common.ts
 import { join } from 'node:path';
@@ -21,12 +23,12 @@ import { readDelimited } from '../lib/data/delimited.js';
 import { DataLoader } from '../lib/data/loader.js';
 import { type TextExample, readIntentSlots, readTrec } from '../lib/data/readers.js';
 import { Rng } from '../lib/data/rng.js';
-import { type ContinualOptions, accumulateFisher, consolidate, expandLabels } from '../lib/continual/index.js';
+import { type ContinualOptions, ReplayBuffer, accumulateFisher, consolidate, expandLabels, mixReplay } from '../lib/continual/index.js';
 import { BertForSequenceClassification } from '../lib/models/bert.js';
 import { forwardFeatures } from '../lib/tasks/forward.js';
 import { Tokenizer } from '../lib/tokenizer/index.js';
 import { Trainer } from '../lib/trainer/trainer.js';
-import { BASE, DATA, NDEV, NTRAIN, STEPS, type MethodResult, finish, methodList, parseMethod, printTable, trainArgs, writeResults } from './continual-common.js';
+import { BASE, DATA, NDEV, NTRAIN, REPLAY, STEPS, type MethodResult, finish, methodList, parseMethod, printTable, trainArgs, writeResults } from './continual-common.js';
 
 const METHODS = methodList('naive,ewc,joint');
 interface ClsTask { name: string; labels: string[]; train: TextExample[]; dev: TextExample[] }
@@ -44,7 +46,7 @@ const tokenizer = await Tokenizer.fromPretrained(BASE);
 const isHead = (name: string) => name.startsWith('classifier.');
 /** The joint model's label for a task's class: one head's rows per task. */
 const joint = (task: ClsTask, label: string) => `${task.name}/${label}`;
-const relabel = (task: ClsTask, xs: TextExample[]) => xs.map((e) => ({ ...e, label: joint(task, e.label as string) }));
+const relabel = (task: ClsTask, xs: TextExample[]): TextExample[] => xs.map((e) => ({ ...e, label: joint(task, e.label as string) }));
 
 /** Accuracy on `dev` by the argmax over the model's labels `rows` (the task's head). */
 async function accuracy(model: BertForSequenceClassification, dev: TextExample[], rows: string[]): Promise<number> {
@@ -79,7 +81,7 @@ async function fisher(model: BertForSequenceClassification, data: TextExample[])
 async function sequential(method: string): Promise<(number | null)[][]> {
   const { parts, ewcLambda } = parseMethod(method);
   const known = new Set(['naive', 'ewc', 'l2sp']);
-  for (const p of parts) if (!known.has(p)) throw new Error(`${method}: the task-incremental bench runs naive, ewc@λ, l2sp@α and joint (replay and LwF need batches that mix heads)`);
+  for (const p of parts) if (!known.has(p)) throw new Error(`${method}: the task-incremental bench runs naive, ewc@λ, l2sp@α, replay, joint and naive+union (LwF needs the old heads' outputs)`);
   const alpha = Number(method.match(/l2sp@([^+]+)/)?.[1] ?? 0.01);
   const models: BertForSequenceClassification[] = [];
   const R: (number | null)[][] = [];
@@ -108,19 +110,23 @@ async function sequential(method: string): Promise<(number | null)[][]> {
   return R;
 }
 
-/** Multi-task training on every task seen so far, one model with every task's head rows. */
-async function jointTraining(): Promise<(number | null)[][]> {
+/** One model with every task's head rows: joint (every task seen so far), replay (the new task + a buffer of the old ones), naive+union (the new task alone). */
+async function unionHead(method: string): Promise<(number | null)[][]> {
   let model = await BertForSequenceClassification.fromPretrained(BASE, { labels: TASKS[0].labels.map((l) => joint(TASKS[0], l)), seed: 10, log: null });
+  const buffer = new ReplayBuffer<TextExample>(REPLAY, { seed: 3 });
   const R: (number | null)[][] = [];
   try {
     for (let i = 0; i < TASKS.length; i++) {
       if (i > 0) { const old = model; model = expandLabels(old, TASKS[i].labels.map((l) => joint(TASKS[i], l)), { seed: 10 + i }); old.dispose(); }
-      const data = TASKS.slice(0, i + 1).flatMap((t) => relabel(t, t.train));
+      let data = relabel(TASKS[i], TASKS[i].train);
+      if (method === 'joint') data = TASKS.slice(0, i + 1).flatMap((t) => relabel(t, t.train));
+      if (method === 'replay') data = mixReplay(data, buffer);
       await new Trainer({ model, tokenizer, train: data, task: 'text-classification', args: trainArgs }).train();
+      buffer.addAll(relabel(TASKS[i], TASKS[i].train));
       const row: (number | null)[] = [];
       for (let j = 0; j < TASKS.length; j++) row.push(j > i ? null : await accuracy(model, relabel(TASKS[j], TASKS[j].dev), TASKS[j].labels.map((l) => joint(TASKS[j], l))));
       R.push(row);
-      process.stderr.write(`joint after task ${i} (${TASKS[i].name}): ${row.map((v) => (v === null ? '-' : v.toFixed(3))).join(' ')}\n`);
+      process.stderr.write(`${method} after task ${i} (${TASKS[i].name}): ${row.map((v) => (v === null ? '-' : v.toFixed(3))).join(' ')}\n`);
     }
   } finally {
     model.dispose();
@@ -131,7 +137,7 @@ async function jointTraining(): Promise<(number | null)[][]> {
 const results: Record<string, MethodResult> = {};
 for (const method of METHODS) {
   const t0 = performance.now();
-  const R = method === 'joint' ? await jointTraining() : await sequential(method);
+  const R = ['joint', 'replay', 'naive+union'].includes(method) ? await unionHead(method) : await sequential(method);
   results[method] = finish(R, (performance.now() - t0) / 1000);
   writeResults({ sequence: 'task', tasks: TASKS.map((t) => t.name), train: TASKS.map((t) => t.train.length), dev: TASKS.map((t) => t.dev.length) }, results);
 }
