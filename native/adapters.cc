@@ -369,6 +369,14 @@ torch::Tensor Adapters::linear(const torch::Tensor& x, const torch::Tensor& w, c
   return at::cat(cols, -1);
 }
 
+bool Adapters::touches(int64_t layer, Site s) const {
+  if (!active_ || active_->merged || active_->layers.empty()) return false;
+  const auto& lin = active_->layers[layer][static_cast<int>(s)];
+  for (int p = 0; p < (s == Site::kQkv ? 3 : 1); p++)
+    if (lin.A[p].defined() || lin.ia3[p].defined()) return true;
+  return false;
+}
+
 const torch::Tensor* Adapters::override(const std::string& leaf) const {
   if (!active_ || active_->merged || active_->overrides.empty()) return nullptr;
   auto it = active_->overrides.find(leaf);

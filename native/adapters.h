@@ -69,6 +69,9 @@ class Adapters {
   // that adapter's parameters require gradients; without, the base's own trainable flags are restored.
   void use(const std::string& name, bool training);
   const std::string& active() const { return activeName_; }
+  // Whether the active adapter changes the linear layer at (layer, site): an unmerged LoRA or (IA)3
+  // piece there. Where it does not, the engine may fuse that layer's bias with what follows.
+  bool touches(int64_t layer, Site s) const;
 
   // Adds the adapter's change into the base weights (and its saved copies over the base's), keeping a
   // copy of what it overwrote; unmerge restores that copy exactly. Prefix adapters are not mergeable.

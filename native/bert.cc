@@ -302,8 +302,9 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
       return at::layer_norm(y + res, {H}, P(ln + ".weight"), P(ln + ".bias"), c.layer_norm_eps);
     };
     auto x1 = addNorm(a, x, l + "attention.output.LayerNorm");
-    // GELU fused with the intermediate bias (kernels.h) where no adapter or int8 product acts on the layer.
-    auto h = fused_ && c.hidden_act == "gelu" && device_.is_cpu() && !quantized_ && adapters_->active().empty()
+    // GELU fused with the intermediate bias (kernels.h) where no adapter piece or int8 product acts on the
+    // layer (P gives a BitFit adapter's own bias), so an adapter that leaves it alone gives the base's bits.
+    auto h = fused_ && c.hidden_act == "gelu" && device_.is_cpu() && !quantized_ && !adapters_->touches(i, Site::kInter)
                  ? BiasGelu(at::linear(x1, P(l + "intermediate.dense.weight")), P(l + "intermediate.dense.bias"))
                  : act(linear(x1, "intermediate.dense", Site::kInter));
     auto o = linear(h, "output.dense", Site::kOut);
