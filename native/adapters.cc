@@ -344,15 +344,11 @@ void Adapters::prefixKV(int64_t layer, torch::Tensor& k, torch::Tensor& v) const
 }
 
 torch::Tensor Adapters::linear(const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b, int64_t layer, Site s) {
-  if (!active_ || active_->merged || active_->layers.empty()) return at::linear(x, w, b);
+  if (!touches(layer, s)) return at::linear(x, w, b);
   const auto& lin = active_->layers[layer][static_cast<int>(s)];
   const int parts = s == Site::kQkv ? 3 : 1;
-  bool lora = false, ia3 = false;
-  for (int p = 0; p < parts; p++) {
-    lora = lora || lin.A[p].defined();
-    ia3 = ia3 || lin.ia3[p].defined();
-  }
-  if (!lora && !ia3) return at::linear(x, w, b);
+  bool lora = false;
+  for (int p = 0; p < parts; p++) lora = lora || lin.A[p].defined();
   if (lin.ia3Input) return at::linear(x * lin.ia3[0].view(-1).to(x.scalar_type()), w, b);
   auto out = at::linear(x, w, b);
   const double pd = train_ ? active_->config.dropout : 0.0;
