@@ -11,7 +11,7 @@
 //   npx tsx bench/peft-tasks.bench.ts
 //     ROOTS_BENCH_TASK_STEPS   steps: one number, or per task (conll:600,sst2:400,snips:400)
 //     ROOTS_BENCH_TASKS        tasks to run (default conll,sst2,snips)
-//     ROOTS_BENCH_METHODS      methods to run (default full,lora-all,lora-qv; also ia3, prefix, bitfit)
+//     ROOTS_BENCH_METHODS      methods to run (default full,lora-all,lora-qv; also lora-all-r4, ia3, prefix, bitfit)
 //     ROOTS_BENCH_JSON         a JSON file the rows are appended to as each run ends (kept across runs)
 //     ROOTS_BENCH_EVAL_SAMPLES score only the first N examples of dev and test (--max-eval-samples; default all)
 import { spawnSync } from 'node:child_process';
@@ -36,6 +36,7 @@ const METHODS: Record<string, TrainCommandOptions> = {
   full: { lr: 1e-4 },
   'lora-all': { peft: 'lora', loraR: 8, loraAlpha: 16, loraTargets: ALL_LINEAR, lr: 2e-3 },
   'lora-qv': { peft: 'lora', loraR: 8, loraAlpha: 16, loraTargets: 'query,value', lr: 2e-3 },
+  'lora-all-r4': { peft: 'lora', loraR: 4, loraAlpha: 8, loraTargets: ALL_LINEAR, lr: 2e-3 },
   ia3: { peft: 'ia3', lr: 1e-2 },
   prefix: { peft: 'prefix', prefixTokens: 20, lr: 1e-2 },
   bitfit: { peft: 'bitfit', lr: 1e-3 },

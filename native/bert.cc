@@ -39,6 +39,7 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
   const auto& c = config_;
   attention_ = EnvChoice("ROOTS_ATTENTION", "sdpa", {"sdpa", "math"});
   fused_ = FusedKernelsFromEnv();
+  clsOnlyLastLayer_ = EnvChoice("ROOTS_LAST_LAYER", "cls", {"cls", "all"}) == "cls";
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const std::string e = "bert.embeddings.";
   addParam(e + "word_embeddings.weight", {c.vocab_size, H}, true);
@@ -228,7 +229,7 @@ torch::Tensor Bert::drop(const torch::Tensor& x, double p) {
   return FastDropout(x, p, SplitSeed(dropoutSeed_, dropoutSite_++));
 }
 
-torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
+torch::Tensor Bert::encoder(const BatchTensors& b, bool train, bool clsOnly) {
   const auto& c = config_;
   const int64_t B = b.batch, T = b.seq, H = c.hidden_size, nh = c.num_attention_heads, hd = H / nh;
   const double pd = train ? c.hidden_dropout_prob : 0.0;
@@ -253,6 +254,11 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
 
   for (int64_t i = 0; i < c.num_hidden_layers; i++) {
     const std::string l = "bert.encoder.layer." + std::to_string(i) + ".";
+    // clsOnly: the head reads the [CLS] row alone, so the last layer's queries, attention output and
+    // feed-forward run for that row only (its keys and values still for every token): the same
+    // [CLS] state, about three quarters of the layer's products skipped.
+    const bool clsRow = clsOnly && i == c.num_hidden_layers - 1;
+    const int64_t Tq = clsRow ? 1 : T;
     // The four products of a layer: int8 when quantized (quantize.h; forward() allows it in eval only).
     auto linear = [&](const torch::Tensor& in, const std::string& n, Site s) {
       return quantized_ ? quantized_->linear(in, i, s) : adapters_->linear(in, P(l + n + ".weight"), P(l + n + ".bias"), i, s);
@@ -262,6 +268,7 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
     // each select's backward would zero-fill and copy a tensor the size of all three.
     auto parts = qkv.view({B, T, 3, nh, hd}).unbind(2);
     auto q = parts[0].permute({0, 2, 1, 3}), k = parts[1].permute({0, 2, 1, 3}), v = parts[2].permute({0, 2, 1, 3});
+    if (clsRow) q = q.narrow(2, 0, 1);
     adapters_->prefixKV(i, k, v);
     torch::Tensor ctx;
     bool fusedAttention = false;
@@ -291,7 +298,7 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
       }
       ctx = at::matmul(probs, v);
     }
-    ctx = ctx.permute({0, 2, 1, 3}).reshape({B, T, H});
+    ctx = ctx.permute({0, 2, 1, 3}).reshape({B, Tq, H});
     auto a = linear(ctx, "attention.output.dense", Site::kAttnOut);
     // LayerNorm(dropout(a) + x): one pass forward and one backward when fused.
     auto addNorm = [&](torch::Tensor y, const torch::Tensor& res, const std::string& ln) {
@@ -301,7 +308,7 @@ torch::Tensor Bert::encoder(const BatchTensors& b, bool train) {
       if (pd > 0) y = drop(y, pd);
       return at::layer_norm(y + res, {H}, P(ln + ".weight"), P(ln + ".bias"), c.layer_norm_eps);
     };
-    auto x1 = addNorm(a, x, l + "attention.output.LayerNorm");
+    auto x1 = addNorm(a, clsRow ? x.narrow(1, 0, 1).contiguous() : x, l + "attention.output.LayerNorm");
     // GELU fused with the intermediate bias (kernels.h) where no adapter piece or int8 product acts on the
     // layer (P gives a BitFit adapter's own bias), so an adapter that leaves it alone gives the base's bits.
     auto h = fused_ && c.hidden_act == "gelu" && device_.is_cpu() && !quantized_ && !adapters_->touches(i, Site::kInter)
@@ -330,7 +337,10 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
     throw RootsException("ERR_UNSUPPORTED", "this model is quantized (int8) for inference and cannot train; load its fp32 folder (or call setPrecision('fp32')) to train");
   if (quantized_ && !adapters_->active().empty())
     throw RootsException("ERR_UNSUPPORTED", "int8 inference runs the base model alone; adapter '" + adapters_->active() + "' is set (merge it into the fp32 model and quantize the result)");
-  auto x = encoder(b, train);
+  // Heads that read only the [CLS] row (the pooler) need only that row from the last layer; int8
+  // keeps the whole layer (its activation scale is per call, so the row's answer would change).
+  const bool clsOnly = clsOnlyLastLayer_ && !quantized_ && (c.head == "sequence" || (c.head == "relation" && !RelationEntityStart(c)));
+  auto x = encoder(b, train, clsOnly);
   ForwardOut out;
   auto pooled = [&]() {
     return at::tanh(at::linear(x.select(1, 0), P("bert.pooler.dense.weight"), P("bert.pooler.dense.bias")));

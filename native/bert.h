@@ -155,7 +155,8 @@ class Bert {
   void addParam(const std::string& name, std::vector<int64_t> shape, bool decay);
   void allocate();
   torch::Tensor P(const std::string& name) const;
-  torch::Tensor encoder(const BatchTensors& b, bool train);
+  // Returns [B, T, H]; with clsOnly the last layer runs for the [CLS] row alone: [B, 1, H].
+  torch::Tensor encoder(const BatchTensors& b, bool train, bool clsOnly);
   torch::Tensor act(const torch::Tensor& x) const;
   torch::Tensor drop(const torch::Tensor& x, double p);
   torch::Tensor classWeights() const;  // undefined when none
@@ -167,6 +168,7 @@ class Bert {
   std::string precision_ = "fp32";
   std::string attention_ = "sdpa";
   bool fused_ = true;  // ROOTS_FUSED: the fused element-wise kernels (kernels.h)
+  bool clsOnlyLastLayer_ = true;  // ROOTS_LAST_LAYER=cls|all: encoder()'s clsOnly for heads that read [CLS] alone
   AdamW optimizer_;
   mutable torch::Tensor classWeights_;  // on device_, made once
   std::vector<ParamGroup> groups_;
