@@ -89,7 +89,8 @@ function stepsFor(task: string): number {
   return Number(hit[1]);
 }
 
-const fmt = (m: Record<string, number>) => Object.entries(m).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ');
+// A split the task does not have (SST-2's test labels are hidden) is NaN, which JSON carries as null.
+const fmt = (m: Record<string, number | null>) => Object.entries(m).map(([k, v]) => `${k} ${v == null || Number.isNaN(v) ? '-' : v.toFixed(4)}`).join(', ');
 export function tableRow(r: Row): string {
   return `| ${r.task} | ${r.method} | ${r.steps} | ${r.lr} | ${r.trainable.toLocaleString('en-US')} (${((100 * r.trainable) / r.parameters).toFixed(2)}%) | ` +
     `${fmt(r.dev)} | ${fmt(r.test)} | ${r.stepMs.toFixed(0)} | ${r.peakRssMb.toFixed(0)} | ${r.adamwMb.toFixed(2)} | ${r.checkpointMb.toFixed(2)} |`;
@@ -111,12 +112,12 @@ if (process.argv[2] === '--child') {
       const p = spawnSync(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', t, m, String(stepsFor(t))], { encoding: 'utf8' });
       if (p.status !== 0) throw new Error(`${t} ${m}: ${p.stderr}`);
       const row = JSON.parse(p.stdout.trim().split('\n').pop()!) as Row;
-      console.log(tableRow(row));
-      console.error(`  ${row.command}`);
-      if (jsonPath) {
+      if (jsonPath) {  // first: a row measured is kept even if printing it fails
         const rows: Row[] = existsSync(jsonPath) ? JSON.parse(readFileSync(jsonPath, 'utf8')) : [];
         await writeFileAtomic(jsonPath, JSON.stringify([...rows, row], null, 2) + '\n');
       }
+      console.log(tableRow(row));
+      console.error(`  ${row.command}`);
     }
   }
 }
