@@ -41,6 +41,8 @@ case "${1:-}" in
     LIBTORCH_USE_PYTORCH=1 PYTHON="$py" node scripts/run-tests.mjs engine.test package
     # int8 inference on the 2.x engines (x86 by default; the parity test packs with oneDNN on both sides).
     node scripts/run-tests.mjs quantize
+    # The [CLS]-only last layer against the whole layer, with SDPA on 2.x (math only on 1.13).
+    node scripts/run-tests.mjs cls-last-layer
     # The parity reference (scripts/parity_reference.py) computes attention as matmul + softmax; on 2.x
     # roots' default is the fused SDPA kernel, whose other summation order leaves one bias of the
     # sequence head 1.3e-4 off after 3 AdamW steps (the bound is 1e-4; gradients are within it). The
