@@ -118,11 +118,12 @@ async function unionHead(method: string): Promise<(number | null)[][]> {
   try {
     for (let i = 0; i < TASKS.length; i++) {
       if (i > 0) { const old = model; model = expandLabels(old, TASKS[i].labels.map((l) => joint(TASKS[i], l)), { seed: 10 + i }); old.dispose(); }
-      let data = relabel(TASKS[i], TASKS[i].train);
+      const own = relabel(TASKS[i], TASKS[i].train);
+      let data = own;
       if (method === 'joint') data = TASKS.slice(0, i + 1).flatMap((t) => relabel(t, t.train));
-      if (method === 'replay') data = mixReplay(data, buffer);
+      if (method === 'replay') data = mixReplay(own, buffer);
       await new Trainer({ model, tokenizer, train: data, task: 'text-classification', args: trainArgs }).train();
-      buffer.addAll(relabel(TASKS[i], TASKS[i].train));
+      buffer.addAll(own);
       const row: (number | null)[] = [];
       for (let j = 0; j < TASKS.length; j++) row.push(j > i ? null : await accuracy(model, relabel(TASKS[j], TASKS[j].dev), TASKS[j].labels.map((l) => joint(TASKS[j], l))));
       R.push(row);
