@@ -39,7 +39,9 @@ Bert::Bert(const BertConfig& config, torch::Device device) : config_(config), de
   const auto& c = config_;
   attention_ = EnvChoice("ROOTS_ATTENTION", "sdpa", {"sdpa", "math"});
   fused_ = FusedKernelsFromEnv();
-  clsOnlyLastLayer_ = EnvChoice("ROOTS_LAST_LAYER", "cls", {"cls", "all"}) == "cls";
+  // Heads that read only the [CLS] row (the pooler) need only that row from the last layer (encoder()).
+  clsOnlyLastLayer_ = EnvChoice("ROOTS_LAST_LAYER", "cls", {"cls", "all"}) == "cls" &&
+                      (c.head == "sequence" || (c.head == "relation" && !RelationEntityStart(c)));
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   const std::string e = "bert.embeddings.";
   addParam(e + "word_embeddings.weight", {c.vocab_size, H}, true);
@@ -337,10 +339,8 @@ ForwardOut Bert::forward(const BatchTensors& b, bool train) {
     throw RootsException("ERR_UNSUPPORTED", "this model is quantized (int8) for inference and cannot train; load its fp32 folder (or call setPrecision('fp32')) to train");
   if (quantized_ && !adapters_->active().empty())
     throw RootsException("ERR_UNSUPPORTED", "int8 inference runs the base model alone; adapter '" + adapters_->active() + "' is set (merge it into the fp32 model and quantize the result)");
-  // Heads that read only the [CLS] row (the pooler) need only that row from the last layer; int8
-  // keeps the whole layer (its activation scale is per call, so the row's answer would change).
-  const bool clsOnly = clsOnlyLastLayer_ && !quantized_ && (c.head == "sequence" || (c.head == "relation" && !RelationEntityStart(c)));
-  auto x = encoder(b, train, clsOnly);
+  // int8 keeps the whole last layer: its activation scale is per call, so the [CLS] row's answer would change.
+  auto x = encoder(b, train, clsOnlyLastLayer_ && !quantized_);
   ForwardOut out;
   auto pooled = [&]() {
     return at::tanh(at::linear(x.select(1, 0), P("bert.pooler.dense.weight"), P("bert.pooler.dense.bias")));
