@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Batch } from '../lib/batch.js';
 import { BertForSequenceClassification } from '../lib/models/bert.js';
-import { maxAbsDiff, maxRelError, rng } from './helpers.js';
+import { maxAbsDiff, maxRelError, rng, withEnv } from './helpers.js';
 
 const config = {
   vocab_size: 60, hidden_size: 48, num_hidden_layers: 3, num_attention_heads: 3, intermediate_size: 96,
@@ -18,14 +18,6 @@ const config = {
   initializer_range: 0.2,
 };
 const labels = ['a', 'b', 'c'];
-
-function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
-  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  try { return fn(); } finally {
-    for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
-}
 
 function batch(): Batch {
   const r = rng(8);

@@ -13,7 +13,7 @@ import {
   BertForIntentAndSlots, BertForMaskedLM, BertForQuestionAnswering, BertForSequenceClassification,
   BertForTokenClassification, type BertPreTrainedModel,
 } from '../lib/models/bert.js';
-import { maxAbsDiff, maxRelError, readSafetensorsF32, requireTorchPython, rng, runPython, tmp, writeSafetensors } from './helpers.js';
+import { maxAbsDiff, maxRelError, readSafetensorsF32, requireTorchPython, rng, runPython, tmp, withEnv, writeSafetensors } from './helpers.js';
 
 const base = {
   vocab_size: 64, hidden_size: 32, num_hidden_layers: 2, num_attention_heads: 4, intermediate_size: 64,
@@ -21,12 +21,6 @@ const base = {
   initializer_range: 0.2, // large weights: logits far from zero, a real test of the tolerances
 };
 const steps = [[0], [0, 1], [1]];   // the middle step accumulates two micro-batches
-/** Runs `fn` with one environment variable set (the native side reads ROOTS_* at model construction). */
-function withEnv<T>(name: string, value: string, fn: () => T): T {
-  const old = process.env[name];
-  process.env[name] = value;
-  try { return fn(); } finally { if (old === undefined) delete process.env[name]; else process.env[name] = old; }
-}
 const lr = 1e-3, weightDecay = 0.01, maxGradNorm = 1.0;
 
 function makeBatch(r: () => number, B: number, T: number, head: string, vocab: number, nLabels: number, nSlots: number): Batch {
@@ -69,14 +63,14 @@ for (const c of cases) {
     try {
       const make = () => (c.cls as unknown as { fromConfig(cfg: object, o: object): BertPreTrainedModel }).fromConfig(base, { ...c.opts, seed: 7 });
       const model = make();
-      const perTensor = withEnv('ROOTS_ADAMW', 'foreach', make);
+      const perTensor = withEnv({ ROOTS_ADAMW: 'foreach' }, make);
       assert.equal(model.adamwKernel, 'one-pass');
       assert.equal(perTensor.adamwKernel, 'per-tensor');
       // PyTorch's own fused AdamW (at::_fused_adamw_, ROOTS_ADAMW=torch) where this LibTorch has a CPU
       // kernel for it (>= 2.4); on older ones the choice is refused with ERR_UNSUPPORTED.
       let torchFused: BertPreTrainedModel | undefined;
       try {
-        torchFused = withEnv('ROOTS_ADAMW', 'torch', make);
+        torchFused = withEnv({ ROOTS_ADAMW: 'torch' }, make);
         assert.equal(torchFused.adamwKernel, 'fused-cpu');
       } catch (e) {
         if ((e as { code?: string }).code !== 'ERR_UNSUPPORTED') throw e;

@@ -13,7 +13,7 @@ import { spawnSync } from 'node:child_process';
 import type { Batch } from '../lib/batch.js';
 import { BertForTokenClassification } from '../lib/models/bert.js';
 import { native } from '../lib/native.js';
-import { maxAbsDiff, maxRelError, python, requireTorchPython, rng } from './helpers.js';
+import { maxAbsDiff, maxRelError, python, requireTorchPython, rng, withEnv } from './helpers.js';
 
 const config = {
   vocab_size: 50, hidden_size: 48, num_hidden_layers: 2, num_attention_heads: 3, intermediate_size: 96,
@@ -21,14 +21,6 @@ const config = {
   initializer_range: 0.2,
 };
 const labels = ['O', 'B-X', 'I-X', 'B-Y'];
-
-function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
-  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  try { return fn(); } finally {
-    for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
-}
 
 function batch(): Batch {
   const r = rng(5);

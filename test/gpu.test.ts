@@ -18,7 +18,7 @@ import type { Batch } from '../lib/batch.js';
 import { cudaMemory, info, resetCudaPeakMemory, synchronize } from '../lib/info.js';
 import { BertForSequenceClassification, BertForTokenClassification, type BertPreTrainedModel } from '../lib/models/bert.js';
 import { findHfPython } from '../scripts/gpu/hf-python.mjs';
-import { maxAbsDiff, maxRelError, readSafetensorsF32, repoRoot, rng, tmp, writeSafetensors } from './helpers.js';
+import { maxAbsDiff, maxRelError, readSafetensorsF32, repoRoot, rng, tmp, withEnv, writeSafetensors } from './helpers.js';
 
 const sys = info();
 const SKIP_CUDA: string | false = sys.cuda.available ? false
@@ -70,15 +70,6 @@ function relL2(pairs: [ArrayLike<number>, ArrayLike<number>][]): number {
   let num = 0, den = 0;
   for (const [a, b] of pairs) for (let i = 0; i < b.length; i++) { num += (a[i] - b[i]) ** 2; den += b[i] ** 2; }
   return Math.sqrt(num / (den || 1));
-}
-
-/** With a kernel choice set in the environment while the model is made (it is read at construction). */
-function withEnv<T>(vars: Record<string, string>, make: () => T): T {
-  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
-  Object.assign(process.env, vars);
-  try { return make(); } finally {
-    for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
-  }
 }
 
 const stepOpts = { learningRate: 1e-3, weightDecay: 0.01, maxGradNorm: 0.5 };

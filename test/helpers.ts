@@ -148,3 +148,15 @@ export function oneLineError(r: ReturnType<typeof roots>, re: RegExp): void {
   assert.match(lines[0], /^roots: error: /);
   assert.match(lines[0], re);
 }
+
+/**
+ * Runs `fn` with environment variables set, then restores them: the native side reads ROOTS_* kernel
+ * choices when a model is constructed, so tests compare two models made under two settings.
+ */
+export function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
+  const old = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
+  try { return fn(); } finally {
+    for (const [k, v] of Object.entries(old)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  }
+}
